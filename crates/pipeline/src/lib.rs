@@ -1,0 +1,145 @@
+#![doc = include_str!("../README.md")]
+
+mod spec;
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+pub use spec::{InputSpec, PipelineFile, Run, TABLES};
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("cannot read pipeline file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("pipeline file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("pipeline file {path}: {message} (hint: {hint})")]
+    Invalid {
+        path: PathBuf,
+        message: String,
+        hint: String,
+    },
+    #[error("cannot read input {path}: {source}")]
+    Input {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One input file as hashed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HashedInput {
+    pub table: String,
+    /// Path as written in the pipeline file.
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunReport {
+    pub name: String,
+    pub region_code: String,
+    pub region_name: String,
+    pub reference_year: i32,
+    pub pipeline_sha256: String,
+    pub inputs: Vec<HashedInput>,
+    /// Stages that ran.
+    pub stages_done: Vec<&'static str>,
+    /// Stages not built yet.
+    pub stages_pending: Vec<&'static str>,
+    #[serde(skip)]
+    pub out_dir: PathBuf,
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut file = fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    Ok((total, hex::encode(hasher.finalize())))
+}
+
+/// Writes a file under a temporary name and renames it when whole, so a killed run never leaves half
+/// a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let err = |source| Error::Write {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = path.with_extension(format!(
+        "{}.tmp-{}",
+        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
+        std::process::id()
+    ));
+    fs::write(&tmp, bytes).map_err(err)?;
+    fs::rename(&tmp, path).map_err(err)
+}
+
+/// Runs the pipeline as far as it is built: resolve, then hash every input into `inputs.json`.
+pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunReport> {
+    let total = run.inputs.len() as u64;
+    let mut inputs = Vec::with_capacity(run.inputs.len());
+    for (k, input) in run.inputs.iter().enumerate() {
+        progress("hashing inputs", k as u64, total);
+        let (bytes, sha256) = sha256_file(&input.resolved).map_err(|source| Error::Input {
+            path: input.resolved.clone(),
+            source,
+        })?;
+        inputs.push(HashedInput {
+            table: input.table.clone(),
+            path: input.path.clone(),
+            bytes,
+            sha256,
+        });
+    }
+    progress("hashing inputs", total, total);
+    let report = RunReport {
+        name: run.name.clone(),
+        region_code: run.region_code.clone(),
+        region_name: run.region_name.clone(),
+        reference_year: run.reference_year,
+        pipeline_sha256: run.pipeline_sha256.clone(),
+        inputs,
+        stages_done: vec!["resolve", "hash inputs"],
+        stages_pending: vec!["ingest", "qc", "join", "risk", "publish"],
+        out_dir: run.out_dir.clone(),
+    };
+    let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::Write {
+        path: run.out_dir.join("inputs.json"),
+        source: std::io::Error::other(e),
+    })?;
+    write_atomic(&run.out_dir.join("inputs.json"), &json)?;
+    Ok(report)
+}

@@ -1,0 +1,326 @@
+//! The pipeline file as written (`PipelineFile`) and as resolved (`Run`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use riskcensus_schema::{DivisionLevel, Registry, divisions};
+use serde::Deserialize;
+
+use crate::{Error, Result, sha256_file};
+
+/// Tables a pipeline may name: the census dictionary's 23 and the tables the project adds.
+pub const TABLES: &[&str] = &[
+    "fwjz",
+    "xzjd_rkjj",
+    "xzqh_xz",
+    "hz_earthquake",
+    "hz_flood",
+    "hz_landslide",
+    "hz_forest_fire",
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    pub run: RunSection,
+    #[serde(default)]
+    pub qc: QcSection,
+    #[serde(default)]
+    pub codes: CodesSection,
+    pub units: UnitsSection,
+    #[serde(default)]
+    pub inputs: Vec<InputSpec>,
+    #[serde(default)]
+    pub output: OutputSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    pub name: String,
+    pub region_code: String,
+    #[serde(default)]
+    pub region_name: Option<String>,
+    pub reference_year: i32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QcSection {
+    pub pass_threshold: f64,
+}
+
+impl Default for QcSection {
+    fn default() -> Self {
+        QcSection {
+            pass_threshold: 0.05,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodesSection {
+    pub division_changes: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitsSection {
+    pub table: String,
+    pub path: String,
+    pub code_field: String,
+    pub name_field: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    pub table: String,
+    pub path: String,
+    #[serde(skip)]
+    pub resolved: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    pub dir: String,
+}
+
+impl Default for OutputSection {
+    fn default() -> Self {
+        OutputSection { dir: "out".into() }
+    }
+}
+
+/// A resolved, validated run.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub pipeline_path: PathBuf,
+    pub pipeline_sha256: String,
+    pub name: String,
+    pub region_code: String,
+    pub region_name: String,
+    pub reference_year: i32,
+    pub pass_threshold: f64,
+    pub division_changes: Option<PathBuf>,
+    pub units: InputSpec,
+    pub units_code_field: String,
+    pub units_name_field: String,
+    pub inputs: Vec<InputSpec>,
+    /// `<output dir>/<run name>/`.
+    pub out_dir: PathBuf,
+}
+
+fn known_table(code: &str) -> bool {
+    TABLES.contains(&code) || !riskcensus_schema::census_fields::fields(code).is_empty()
+}
+
+impl Run {
+    /// Reads and resolves a pipeline file. `out` overrides the file's output directory.
+    pub fn load(path: &Path, out: Option<&Path>) -> Result<Run> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let file: PipelineFile = toml::from_str(&text).map_err(|e| Error::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let (_, pipeline_sha256) = sha256_file(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let invalid = |message: String, hint: &str| Error::Invalid {
+            path: path.to_owned(),
+            message,
+            hint: hint.to_owned(),
+        };
+
+        let name = file.run.name.trim().to_owned();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(invalid(
+                format!("[run] name {:?} cannot name a directory", file.run.name),
+                "use letters, digits, '_' and '-' only",
+            ));
+        }
+        let registry = Registry::nbs2023();
+        let level = divisions::parse_level(&file.run.region_code).map_err(|e| {
+            invalid(
+                format!("[run] region_code: {e}"),
+                "a county code has 6 digits, e.g. 530402",
+            )
+        })?;
+        let region = registry.get(&file.run.region_code).ok_or_else(|| {
+            invalid(
+                format!(
+                    "[run] region_code {} is not in the NBS 2023 division list",
+                    file.run.region_code
+                ),
+                "check the code against schemas/codes/divisions_nbs2023/",
+            )
+        })?;
+        if level > DivisionLevel::County {
+            return Err(invalid(
+                format!(
+                    "[run] region_code {} is a township; a run covers a county or more",
+                    file.run.region_code
+                ),
+                "use the 6-digit county code",
+            ));
+        }
+        if !(1990..=2100).contains(&file.run.reference_year) {
+            return Err(invalid(
+                format!(
+                    "[run] reference_year {} is implausible",
+                    file.run.reference_year
+                ),
+                "the census reference year is 2020",
+            ));
+        }
+        if !(0.0..=1.0).contains(&file.qc.pass_threshold) {
+            return Err(invalid(
+                format!(
+                    "[qc] pass_threshold {} is not a share",
+                    file.qc.pass_threshold
+                ),
+                "give the highest passing error rate from 0 to 1, e.g. 0.05",
+            ));
+        }
+
+        let mut missing = Vec::new();
+        let mut unknown = BTreeSet::new();
+        let mut resolve = |table: &str, p: &str| -> PathBuf {
+            let resolved = base.join(p);
+            if !resolved.is_file() {
+                missing.push(format!("{p} ({table})"));
+            }
+            if !known_table(table) {
+                unknown.insert(table.to_owned());
+            }
+            resolved
+        };
+        let mut units = InputSpec {
+            table: file.units.table.clone(),
+            path: file.units.path.clone(),
+            resolved: PathBuf::new(),
+        };
+        units.resolved = resolve(&units.table, &units.path);
+        let mut inputs = file.inputs.clone();
+        for input in &mut inputs {
+            input.resolved = resolve(&input.table, &input.path);
+        }
+        let division_changes = file
+            .codes
+            .division_changes
+            .as_ref()
+            .map(|p| resolve("division_changes", p));
+        unknown.remove("division_changes");
+        if !unknown.is_empty() {
+            return Err(invalid(
+                format!(
+                    "unknown table(s): {}",
+                    unknown.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+                "run `riskcensus schema` for the census table codes",
+            ));
+        }
+        if !missing.is_empty() {
+            return Err(invalid(
+                format!("input file(s) not found: {}", missing.join(", ")),
+                &format!("paths are relative to {}", base.display()),
+            ));
+        }
+        let out_root = match out {
+            Some(o) => o.to_owned(),
+            None => base.join(&file.output.dir),
+        };
+        Ok(Run {
+            pipeline_path: path.to_owned(),
+            pipeline_sha256,
+            out_dir: out_root.join(&name),
+            name,
+            region_code: file.run.region_code.clone(),
+            region_name: file
+                .run
+                .region_name
+                .clone()
+                .unwrap_or_else(|| region.name.clone()),
+            reference_year: file.run.reference_year,
+            pass_threshold: file.qc.pass_threshold,
+            division_changes,
+            units,
+            units_code_field: file.units.code_field,
+            units_name_field: file.units.name_field,
+            inputs,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("p.toml");
+        std::fs::write(&p, text).unwrap();
+        std::fs::write(dir.join("t.shp"), b"x").unwrap();
+        p
+    }
+
+    const GOOD: &str = "[run]\nname = \"demo\"\nregion_code = \"530402\"\nreference_year = 2020\n\n[units]\ntable = \"xzqh_xz\"\npath = \"t.shp\"\ncode_field = \"xzqdm\"\nname_field = \"xzqmc\"\n";
+
+    #[test]
+    fn resolves_a_good_file() {
+        let d = tempfile::tempdir().unwrap();
+        let run = Run::load(&write(d.path(), GOOD), None).unwrap();
+        assert_eq!(run.region_name, "红塔区");
+        assert_eq!(run.out_dir, d.path().join("out").join("demo"));
+    }
+
+    #[test]
+    fn a_typo_names_the_line() {
+        let d = tempfile::tempdir().unwrap();
+        let text = GOOD.replace("reference_year", "referance_year");
+        let err = Run::load(&write(d.path(), &text), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 4"), "{err}");
+        assert!(err.contains("referance_year"), "{err}");
+    }
+
+    #[test]
+    fn missing_inputs_are_listed_together() {
+        let d = tempfile::tempdir().unwrap();
+        let text = format!(
+            "{GOOD}\n[[inputs]]\ntable = \"fwjz\"\npath = \"a.xlsx\"\n\n[[inputs]]\ntable = \"czt_xx\"\npath = \"b.xlsx\"\n"
+        );
+        let err = Run::load(&write(d.path(), &text), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("a.xlsx (fwjz)") && err.contains("b.xlsx (czt_xx)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_tables_and_regions_fail() {
+        let d = tempfile::tempdir().unwrap();
+        let text = format!("{GOOD}\n[[inputs]]\ntable = \"nonsense\"\npath = \"t.shp\"\n");
+        assert!(
+            Run::load(&write(d.path(), &text), None)
+                .unwrap_err()
+                .to_string()
+                .contains("nonsense")
+        );
+        let text = GOOD.replace("530402", "999999");
+        assert!(Run::load(&write(d.path(), &text), None).is_err());
+    }
+}

@@ -1,0 +1,292 @@
+//! The official statistical division codes (统计用区划代码), NBS 2023 edition.
+//!
+//! A full code has 12 digits: province 2 + prefecture 2 + county 2 + township 3 + village 3. A child's
+//! code keeps its parent's prefix; the county is the first 6 digits and the township the first 9.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use crate::{Error, Result};
+
+const PROVINCES: &str = include_str!("../../../schemas/codes/divisions_nbs2023/provinces.csv");
+const CITIES: &str = include_str!("../../../schemas/codes/divisions_nbs2023/cities.csv");
+const AREAS: &str = include_str!("../../../schemas/codes/divisions_nbs2023/areas.csv");
+const STREETS: &str = include_str!("../../../schemas/codes/divisions_nbs2023/streets.csv");
+
+/// The edition of the shipped list, as recorded in package manifests.
+pub const EDITION: &str = "NBS 2023 (统计用区划代码, cutoff 2023-06-30)";
+
+/// The level of a division code, by its number of significant digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DivisionLevel {
+    Province,
+    Prefecture,
+    County,
+    Township,
+    Village,
+}
+
+impl DivisionLevel {
+    /// Digits a code of this level has when written without trailing zeros.
+    pub fn digits(self) -> usize {
+        match self {
+            Self::Province => 2,
+            Self::Prefecture => 4,
+            Self::County => 6,
+            Self::Township => 9,
+            Self::Village => 12,
+        }
+    }
+}
+
+/// Why a string is not a well-formed division code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodeError {
+    #[error("{0:?} is not all ASCII digits")]
+    NotDigits(String),
+    #[error("{code:?} has {len} digits; a division code has 2, 4, 6, 9 or 12")]
+    BadLength { code: String, len: usize },
+    #[error("{code:?}: segment {segment} is {value}, which no division uses")]
+    BadSegment {
+        code: String,
+        segment: &'static str,
+        value: String,
+    },
+}
+
+/// Checks the structure of a code (not whether it exists) and returns its level.
+///
+/// Trailing zero segments in a 12-digit code mean a higher level: `530402000000` is a county.
+pub fn parse_level(code: &str) -> Result<DivisionLevel, CodeError> {
+    if !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(CodeError::NotDigits(code.to_owned()));
+    }
+    let level = match code.len() {
+        2 => DivisionLevel::Province,
+        4 => DivisionLevel::Prefecture,
+        6 => DivisionLevel::County,
+        9 => DivisionLevel::Township,
+        12 => {
+            if &code[9..] != "000" {
+                DivisionLevel::Village
+            } else if &code[6..9] != "000" {
+                DivisionLevel::Township
+            } else if &code[4..6] != "00" {
+                DivisionLevel::County
+            } else if &code[2..4] != "00" {
+                DivisionLevel::Prefecture
+            } else {
+                DivisionLevel::Province
+            }
+        }
+        len => {
+            return Err(CodeError::BadLength {
+                code: code.to_owned(),
+                len,
+            });
+        }
+    };
+    let bad = |segment, value: &str| CodeError::BadSegment {
+        code: code.to_owned(),
+        segment,
+        value: value.to_owned(),
+    };
+    let province = &code[0..2];
+    if !(province >= "11" && province <= "82") {
+        return Err(bad("province", province));
+    }
+    if level >= DivisionLevel::Prefecture && &code[2..4] == "00" {
+        return Err(bad("prefecture", &code[2..4]));
+    }
+    if level >= DivisionLevel::County && &code[4..6] == "00" {
+        return Err(bad("county", &code[4..6]));
+    }
+    if level >= DivisionLevel::Township {
+        let t = &code[6..9];
+        // 300–399 and 600–999 are not used for townships (see schemas/codes/README.md).
+        if t == "000" || (t >= "300" && t < "400") || t >= "600" {
+            return Err(bad("township", t));
+        }
+    }
+    Ok(level)
+}
+
+/// A division in the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Division {
+    pub code: String,
+    pub name: String,
+    pub level: DivisionLevel,
+}
+
+/// The official division list, indexed by code.
+#[derive(Debug)]
+pub struct Registry {
+    by_code: BTreeMap<String, Division>,
+}
+
+impl Registry {
+    /// The shipped NBS 2023 list, parsed once.
+    pub fn nbs2023() -> &'static Registry {
+        static REGISTRY: OnceLock<Registry> = OnceLock::new();
+        REGISTRY.get_or_init(|| {
+            // The embedded files are part of the binary and checked by this crate's tests, so a
+            // failure here is a build defect, not bad input.
+            Registry::from_csv_texts(&[
+                ("provinces.csv", PROVINCES, DivisionLevel::Province),
+                ("cities.csv", CITIES, DivisionLevel::Prefecture),
+                ("areas.csv", AREAS, DivisionLevel::County),
+                ("streets.csv", STREETS, DivisionLevel::Township),
+            ])
+            .unwrap_or_else(|e| panic!("embedded division list is broken: {e}"))
+        })
+    }
+
+    fn from_csv_texts(files: &[(&'static str, &str, DivisionLevel)]) -> Result<Registry> {
+        let mut by_code = BTreeMap::new();
+        for &(file, text, level) in files {
+            let mut reader = csv::Reader::from_reader(text.as_bytes());
+            for record in reader.records() {
+                let record = record.map_err(|e| Error::EmbeddedTable {
+                    file,
+                    line: e.position().map(|p| p.line()).unwrap_or(0),
+                    message: e.to_string(),
+                })?;
+                let (Some(code), Some(name)) = (record.get(0), record.get(1)) else {
+                    return Err(Error::EmbeddedTable {
+                        file,
+                        line: record.position().map(|p| p.line()).unwrap_or(0),
+                        message: "fewer than two columns".into(),
+                    });
+                };
+                by_code.insert(
+                    code.to_owned(),
+                    Division {
+                        code: code.to_owned(),
+                        name: name.to_owned(),
+                        level,
+                    },
+                );
+            }
+        }
+        Ok(Registry { by_code })
+    }
+
+    /// The division with this code (2, 4, 6 or 9 digits, or 12 with trailing zero segments).
+    pub fn get(&self, code: &str) -> Option<&Division> {
+        let short = match parse_level(code).ok()? {
+            DivisionLevel::Village => return None,
+            level => &code[..level.digits()],
+        };
+        self.by_code.get(short)
+    }
+
+    /// Whether this code is in the list.
+    pub fn contains(&self, code: &str) -> bool {
+        self.get(code).is_some()
+    }
+
+    /// The county with this 6-digit code, or an error that says what a county code looks like.
+    pub fn county(&self, code: &str) -> Result<&Division> {
+        match self.get(code) {
+            Some(d) if d.level == DivisionLevel::County => Ok(d),
+            _ => Err(Error::UnknownCounty {
+                code: code.to_owned(),
+            }),
+        }
+    }
+
+    /// The townships of a county, in code order.
+    pub fn townships_of(&self, county: &str) -> Vec<&Division> {
+        let lo = format!("{county}000");
+        let hi = format!("{county}999");
+        self.by_code
+            .range(lo..=hi)
+            .map(|(_, d)| d)
+            .filter(|d| d.level == DivisionLevel::Township)
+            .collect()
+    }
+
+    /// The parent of a division (province of a prefecture, …), if it is listed.
+    pub fn parent(&self, code: &str) -> Option<&Division> {
+        let level = parse_level(code).ok()?;
+        let parent_digits = match level {
+            DivisionLevel::Province => return None,
+            DivisionLevel::Prefecture => 2,
+            DivisionLevel::County => 4,
+            DivisionLevel::Township => 6,
+            DivisionLevel::Village => 9,
+        };
+        self.by_code.get(&code[..parent_digits])
+    }
+
+    /// Number of divisions listed at a level.
+    pub fn count(&self, level: DivisionLevel) -> usize {
+        self.by_code.values().filter(|d| d.level == level).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_match_the_published_edition() {
+        let r = Registry::nbs2023();
+        assert_eq!(r.count(DivisionLevel::Province), 31);
+        assert_eq!(r.count(DivisionLevel::Prefecture), 342);
+        assert_eq!(r.count(DivisionLevel::County), 2978);
+        assert_eq!(r.count(DivisionLevel::Township), 41352);
+    }
+
+    #[test]
+    fn lookups_follow_the_prefix_rule() {
+        let r = Registry::nbs2023();
+        assert_eq!(
+            r.get("110101001").map(|d| d.name.as_str()),
+            Some("东华门街道")
+        );
+        assert_eq!(
+            r.get("110101001000").map(|d| d.name.as_str()),
+            Some("东华门街道")
+        );
+        assert_eq!(
+            r.parent("110101001").map(|d| d.code.as_str()),
+            Some("110101")
+        );
+        assert_eq!(r.parent("110101").map(|d| d.code.as_str()), Some("1101"));
+        let towns = r.townships_of("110101");
+        assert!(!towns.is_empty());
+        assert!(towns.iter().all(|t| t.code.starts_with("110101")));
+        assert!(r.county("999999").is_err());
+        assert!(r.county("110101001").is_err());
+    }
+
+    #[test]
+    fn structure_rules() {
+        assert_eq!(parse_level("53").unwrap(), DivisionLevel::Province);
+        assert_eq!(parse_level("530402100").unwrap(), DivisionLevel::Township);
+        assert_eq!(parse_level("530402100201").unwrap(), DivisionLevel::Village);
+        assert_eq!(
+            parse_level("530400000000").unwrap(),
+            DivisionLevel::Prefecture
+        );
+        assert!(matches!(
+            parse_level("53040210"),
+            Err(CodeError::BadLength { .. })
+        ));
+        assert!(matches!(
+            parse_level("５30402"),
+            Err(CodeError::NotDigits(_))
+        ));
+        assert!(matches!(
+            parse_level("990402"),
+            Err(CodeError::BadSegment { .. })
+        ));
+        assert!(matches!(
+            parse_level("530402700"),
+            Err(CodeError::BadSegment { .. })
+        ));
+    }
+}
