@@ -239,7 +239,7 @@ impl Run {
         }
         let out_root = match out {
             Some(o) => o.to_owned(),
-            None => base.join(&file.output.dir),
+            None => lexical_clean(&base.join(&file.output.dir)),
         };
         Ok(Run {
             pipeline_path: path.to_owned(),
@@ -260,6 +260,28 @@ impl Run {
             units_name_field: file.units.name_field,
             inputs,
         })
+    }
+}
+
+/// `a/b/../c` → `a/c`, without touching the file system (the directory may not exist yet).
+fn lexical_clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
     }
 }
 

@@ -93,7 +93,7 @@ pub fn parse_level(code: &str) -> Result<DivisionLevel, CodeError> {
         value: value.to_owned(),
     };
     let province = &code[0..2];
-    if !(province >= "11" && province <= "82") {
+    if !("11"..="82").contains(&province) {
         return Err(bad("province", province));
     }
     if level >= DivisionLevel::Prefecture && &code[2..4] == "00" {
@@ -105,7 +105,7 @@ pub fn parse_level(code: &str) -> Result<DivisionLevel, CodeError> {
     if level >= DivisionLevel::Township {
         let t = &code[6..9];
         // 300–399 and 600–999 are not used for townships (see schemas/codes/README.md).
-        if t == "000" || (t >= "300" && t < "400") || t >= "600" {
+        if t == "000" || ("300".."400").contains(&t) || t >= "600" {
             return Err(bad("township", t));
         }
     }

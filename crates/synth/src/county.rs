@@ -415,8 +415,7 @@ fn fill_holes(grid: &mut Grid) {
             }
         }
         let mut changed = false;
-        for k in 0..comp.len() {
-            let c = comp[k];
+        for (k, &c) in comp.iter().enumerate() {
             if c == OUTSIDE || edge[c as usize] {
                 continue;
             }

@@ -259,11 +259,11 @@ fn apply(
             };
             // Keep the village code consistent with the (bad) township code, so that the row has
             // exactly one defect.
-            if let Some(kv) = r.village {
-                if let Some(v) = row.cells[kv].as_text() {
-                    let seg = v.get(9..12).unwrap_or("001").to_owned();
-                    row.cells[kv] = Cell::Text(format!("{code}{seg}"));
-                }
+            if let Some(kv) = r.village
+                && let Some(v) = row.cells[kv].as_text()
+            {
+                let seg = v.get(9..12).unwrap_or("001").to_owned();
+                row.cells[kv] = Cell::Text(format!("{code}{seg}"));
             }
             match r.township {
                 Some(kt) => {

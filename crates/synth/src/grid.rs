@@ -161,6 +161,8 @@ impl Grid {
 
     /// Keeps only the largest component of each label; cells of smaller components take the most
     /// common label among their neighbours. Returns how many cells changed.
+    // Cells change while their neighbours are read, so this walks indices, not an iterator.
+    #[allow(clippy::needless_range_loop)]
     pub fn keep_largest_components(&mut self) -> usize {
         let (comp, infos) = self.components();
         let mut largest: BTreeMap<u32, (usize, u32)> = BTreeMap::new();

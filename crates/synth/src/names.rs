@@ -95,10 +95,10 @@ pub fn phone(rng: &mut impl Rng) -> String {
 /// A township or county name without its administrative ending.
 pub fn short(name: &str) -> &str {
     for end in ["街道办事处", "街道", "镇", "乡", "办事处", "县", "区", "市"] {
-        if let Some(s) = name.strip_suffix(end) {
-            if !s.is_empty() {
-                return s;
-            }
+        if let Some(s) = name.strip_suffix(end)
+            && !s.is_empty()
+        {
+            return s;
         }
     }
     name
@@ -107,10 +107,10 @@ pub fn short(name: &str) -> &str {
 /// A village name without its 村/村委会/社区 ending.
 pub fn short_village(name: &str) -> &str {
     for end in ["社区居委会", "村委会", "社区", "村"] {
-        if let Some(s) = name.strip_suffix(end) {
-            if !s.is_empty() {
-                return s;
-            }
+        if let Some(s) = name.strip_suffix(end)
+            && !s.is_empty()
+        {
+            return s;
         }
     }
     name

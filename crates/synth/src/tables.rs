@@ -204,9 +204,10 @@ pub fn building(
         rng.random_range(60.0..220.0)
     };
     let area = (footprint * floors as f64 * 100.0).round() / 100.0;
-    let fortified = if year >= 2008 || (urban && year >= 1990 && rng.random_bool(0.7)) {
-        "是"
-    } else if rng.random_bool(0.2) {
+    let fortified = if year >= 2008
+        || (urban && year >= 1990 && rng.random_bool(0.7))
+        || rng.random_bool(0.2)
+    {
         "是"
     } else {
         "否"

@@ -186,18 +186,18 @@ fn write_table(
                 _ => wkb_point(p),
             };
             let index = w.write(&wkb, &cells)?;
-            if let Some(a) = &applied {
-                if a.defect.in_vector() {
-                    let field = if Some(a.field.as_str())
-                        == spec.roles.lon.map(|k| spec.columns[k].code.as_str())
-                    {
-                        "geometry"
-                    } else {
-                        a.field.as_str()
-                    };
-                    ctx.truth
-                        .record(&spec.code, Some(index), field, a.defect, &vector_name)?;
-                }
+            if let Some(a) = &applied
+                && a.defect.in_vector()
+            {
+                let field = if Some(a.field.as_str())
+                    == spec.roles.lon.map(|k| spec.columns[k].code.as_str())
+                {
+                    "geometry"
+                } else {
+                    a.field.as_str()
+                };
+                ctx.truth
+                    .record(&spec.code, Some(index), field, a.defect, &vector_name)?;
             }
             if invalid {
                 ctx.truth.record(
@@ -210,7 +210,7 @@ fn write_table(
             }
         }
         n += 1;
-        if n % 20_000 == 0 {
+        if n.is_multiple_of(20_000) {
             progress(n);
         }
     }

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Command one: install what is needed, build, and run the demo pipeline on the bundled fixture county.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/env.sh
+cargo build -q -p riskcensus-cli
+bin="$CARGO_TARGET_DIR/debug/riskcensus"
+"$bin" run pipelines/demo.toml "$@"
+echo
+echo "demo outputs are in: $(pwd)/out/demo"
