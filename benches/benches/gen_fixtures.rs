@@ -33,13 +33,24 @@ fn main() -> anyhow::Result<()> {
         .split(',')
         .map(|s| s.trim().parse())
         .collect::<Result<_, _>>()?;
-    println!("gen-fixtures, county 530402, seed 7, defect rate 0.05, geometry {:?}", geometry());
-    println!("{:>10} {:>9} {:>12} {:>12}", "buildings", "wall s", "rows/s", "peak RSS MB");
+    println!(
+        "gen-fixtures, county 530402, seed 7, defect rate 0.05, geometry {:?}",
+        geometry()
+    );
+    println!(
+        "{:>10} {:>9} {:>12} {:>12}",
+        "buildings", "wall s", "rows/s", "peak RSS MB"
+    );
     for n in sizes {
         let exe = std::env::current_exe()?;
-        let out = std::process::Command::new(exe).env(CHILD, n.to_string()).output()?;
+        let out = std::process::Command::new(exe)
+            .env(CHILD, n.to_string())
+            .output()?;
         if !out.status.success() {
-            anyhow::bail!("child for {n} failed: {}", String::from_utf8_lossy(&out.stderr));
+            anyhow::bail!(
+                "child for {n} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
         let secs = v["secs"].as_f64().unwrap_or(f64::NAN);
@@ -64,7 +75,10 @@ fn child(n: u64) -> anyhow::Result<()> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .unwrap_or(0);
     std::fs::remove_dir_all(&dir)?;
-    println!("{}", serde_json::json!({"rows": n, "secs": secs, "peak_rss_kb": peak}));
+    println!(
+        "{}",
+        serde_json::json!({"rows": n, "secs": secs, "peak_rss_kb": peak})
+    );
     Ok(())
 }
 
