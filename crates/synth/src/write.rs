@@ -443,25 +443,7 @@ fn write_small_tables(ctx: &mut Ctx<'_>, expected: &[f64]) -> Result<()> {
         let extra = (expected[t] / 6_000.0).round() as usize;
         plan.extend(std::iter::repeat_n(t, base + extra));
     }
-    let code = county.code.clone();
-    let mut k = 0;
-    let mut rows = plan.iter().map(|&t| {
-        let (cells, p) = tables::school(county, t, k, year, &mut rng, &spec);
-        k += 1;
-        Row {
-            cells,
-            township: t,
-            point: Some(p),
-        }
-    });
-    write_table(
-        ctx,
-        &spec,
-        &mut rows,
-        &|k| tables::credit_code(&code, "12", k),
-        VectorCopy::None,
-        &mut |_| {},
-    )?;
+    write_facilities(ctx, &spec, &plan, &mut rng, tables::school, "12")?;
 
     // Medical institutions: the county hospitals in the seat, a health centre per township, clinics.
     let spec = tables::medical_spec();
@@ -476,25 +458,9 @@ fn write_small_tables(ctx: &mut Ctx<'_>, expected: &[f64]) -> Result<()> {
         let extra = (expected[t] / 8_000.0).round() as usize;
         plan.extend(std::iter::repeat_n(t, 2 + extra));
     }
-    let mut k = 0;
-    let mut rows = plan.iter().map(|&t| {
-        let (cells, p) = tables::medical(county, t, k, year, &mut rng, &spec);
-        k += 1;
-        Row {
-            cells,
-            township: t,
-            point: Some(p),
-        }
-    });
-    write_table(
-        ctx,
-        &spec,
-        &mut rows,
-        &|k| tables::credit_code(&code, "52", k),
-        VectorCopy::None,
-        &mut |_| {},
-    )?;
+    write_facilities(ctx, &spec, &plan, &mut rng, tables::medical, "52")?;
 
+    let code = county.code.clone();
     // Geological hazard points, where landslide susceptibility is high.
     let spec = tables::hazard_points_spec();
     let mut rng = rng_for(opts, "dzzhyhd");
@@ -530,6 +496,41 @@ fn write_small_tables(ctx: &mut Ctx<'_>, expected: &[f64]) -> Result<()> {
         &mut |_| {},
     )?;
     Ok(())
+}
+
+/// Makes one facility record: county, township, running number, reference year.
+type MakeFacility =
+    fn(&County, usize, usize, i32, &mut ChaCha8Rng, &TableSpec) -> (Vec<Cell>, (f64, f64));
+
+/// Writes a point-facility table (schools, medical institutions) from a plan of one township per
+/// record; ids are credit-code shaped with the given prefix.
+fn write_facilities(
+    ctx: &mut Ctx<'_>,
+    spec: &TableSpec,
+    plan: &[usize],
+    rng: &mut ChaCha8Rng,
+    make: MakeFacility,
+    credit_prefix: &str,
+) -> Result<()> {
+    let county = ctx.county;
+    let year = ctx.opts.reference_year;
+    let mut rows = plan.iter().enumerate().map(|(k, &t)| {
+        let (cells, p) = make(county, t, k, year, rng, spec);
+        Row {
+            cells,
+            township: t,
+            point: Some(p),
+        }
+    });
+    let code = county.code.clone();
+    write_table(
+        ctx,
+        spec,
+        &mut rows,
+        &|k| tables::credit_code(&code, credit_prefix, k),
+        VectorCopy::None,
+        &mut |_| {},
+    )
 }
 
 fn write_buildings(ctx: &mut Ctx<'_>, progress: &mut dyn FnMut(Progress<'_>)) -> Result<()> {
