@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Exit codes: 0 ok, 1 the run finished but QC failed its threshold, 2 the run could not be done.
 pub const EXIT_OK: i32 = 0;
+pub const EXIT_QC_FAILED: i32 = 1;
 pub const EXIT_COULD_NOT_RUN: i32 = 2;
 
 /// Batch pipeline for the natural-disaster comprehensive risk census (自然灾害综合风险普查).
@@ -42,6 +43,24 @@ enum Command {
         /// Output root (default: the pipeline's [output] dir); results go to <OUT>/<run name>/.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Read and quality-check every input of a pipeline; write qc/report.xlsx, summary.json, issues.csv.
+    ///
+    /// Exit 0 when every table passes its error-rate threshold, 1 when QC failed, 2 when it could not run.
+    Validate {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Output root (default: the pipeline's [output] dir); the report goes to <OUT>/<run name>/qc/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List the census tables, or one table's fields with their Chinese names.
+    Schema {
+        /// A table code, e.g. fwjz or czt_xx.
+        table: Option<String>,
+        /// Also load schemas from this directory (with tables/ and codes/).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
     /// Generate a seeded synthetic census county with realistic defects and their ground truth.
     GenFixtures(GenArgs),
@@ -126,6 +145,8 @@ fn dispatch(command: Command) -> Result<i32> {
     match command {
         Command::Run { pipeline, out } => run(&pipeline, out.as_deref()),
         Command::GenFixtures(args) => gen_fixtures(args),
+        Command::Validate { pipeline, out } => validate(&pipeline, out.as_deref()),
+        Command::Schema { table, dir } => schema(table.as_deref(), dir.as_deref()),
     }
 }
 
@@ -191,8 +212,11 @@ fn gen_fixtures(args: GenArgs) -> Result<i32> {
 fn run(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32> {
     let run = riskcensus_pipeline::Run::load(pipeline, out)?;
     tracing::info!(run = %run.name, region = %run.region_code, inputs = run.inputs.len(), "pipeline resolved");
-    let bar = progress_bar(run.inputs.len() as u64, "inputs");
-    let report = riskcensus_pipeline::run(&run, &mut |_, done, _| bar.set_position(done))?;
+    let bar = progress_bar(run.inputs.len() as u64 + 2, "tables");
+    let report = riskcensus_pipeline::run(&run, &mut |what, done, _| {
+        bar.set_message(what.to_owned());
+        bar.set_position(done)
+    })?;
     bar.finish_and_clear();
     println!(
         "run {} ({} {}, reference year {})",
@@ -203,6 +227,11 @@ fn run(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32>
         report.inputs.len(),
         report.out_dir.join("inputs.json").display()
     );
+    println!(
+        "  QC: {} — report in {}",
+        if report.qc_passed { "passed" } else { "FAILED" },
+        report.out_dir.join("qc").display()
+    );
     println!("  stages done: {}", report.stages_done.join(", "));
     if !report.stages_pending.is_empty() {
         println!(
@@ -211,5 +240,117 @@ fn run(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32>
         );
     }
     println!("outputs: {}", report.out_dir.display());
+    Ok(if report.qc_passed {
+        EXIT_OK
+    } else {
+        EXIT_QC_FAILED
+    })
+}
+
+fn validate(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32> {
+    let run = riskcensus_pipeline::Run::load(pipeline, out)?;
+    let bar = progress_bar(run.inputs.len() as u64 + 2, "tables");
+    let v = riskcensus_pipeline::validate(&run, &mut |what, done, _| {
+        bar.set_message(what.to_owned());
+        bar.set_position(done)
+    })?;
+    bar.finish_and_clear();
+    let s = &v.summary;
+    println!(
+        "QC of {} ({} {}), pass threshold {:.2}%",
+        s.run,
+        s.region_code,
+        s.region_name,
+        s.pass_threshold * 100.0
+    );
+    println!(
+        "  {:<16} {:>9} {:>9} {:>9} {:>8} {:>9}  result",
+        "table", "read", "clean", "rejected", "issues", "差错率"
+    );
+    for t in &s.tables {
+        println!(
+            "  {:<16} {:>9} {:>9} {:>9} {:>8} {:>8.3}%  {}",
+            t.table,
+            t.rows_read,
+            t.rows_clean,
+            t.rows_rejected,
+            t.issues,
+            t.error_rate * 100.0,
+            if t.passed { "pass" } else { "FAIL" }
+        );
+    }
+    println!(
+        "report: {}",
+        run.out_dir.join("qc").join("report.xlsx").display()
+    );
+    println!("QC {}", if s.passed { "passed" } else { "FAILED" });
+    Ok(if s.passed { EXIT_OK } else { EXIT_QC_FAILED })
+}
+
+fn schema(table: Option<&str>, dir: Option<&std::path::Path>) -> Result<i32> {
+    let mut set = riskcensus_schema::SchemaSet::builtin()?;
+    if let Some(d) = dir {
+        set.load_dir(d)?;
+    }
+    match table {
+        None => {
+            println!(
+                "{:<20} {:<8} {:>6}  名称 / name",
+                "table", "geometry", "fields"
+            );
+            for t in set.tables.values() {
+                println!(
+                    "{:<20} {:<8} {:>6}  {} / {}",
+                    t.code,
+                    format!("{:?}", t.geometry).to_lowercase(),
+                    t.fields.len(),
+                    t.name_zh,
+                    t.name_en
+                );
+            }
+        }
+        Some(code) => {
+            let t = set.table(code).ok_or_else(|| {
+                anyhow::anyhow!("no table {code:?} (hint: `riskcensus schema` lists the tables)")
+            })?;
+            println!("{} {} / {} ({})", t.code, t.name_zh, t.name_en, t.source);
+            println!(
+                "{:<12} {:<24} {:<28} {:<6} {:<4} {:<16} codes / pattern",
+                "field", "名称", "name_en", "type", "req", "range"
+            );
+            for f in &t.fields {
+                let range = match (f.min, f.max) {
+                    (None, None) => String::new(),
+                    (a, b) => format!(
+                        "[{}, {}]",
+                        a.map(bound).unwrap_or_else(|| "".into()),
+                        b.map(bound).unwrap_or_else(|| "".into())
+                    ),
+                };
+                let extra = f
+                    .codes
+                    .clone()
+                    .or_else(|| f.pattern.as_ref().map(|p| p.as_str().to_owned()))
+                    .unwrap_or_default();
+                println!(
+                    "{:<12} {:<24} {:<28} {:<6} {:<4} {:<16} {}",
+                    f.code,
+                    f.name_zh,
+                    f.name_en,
+                    format!("{:?}", f.ty).to_lowercase(),
+                    if f.required { "yes" } else { "" },
+                    range,
+                    extra
+                );
+            }
+        }
+    }
     Ok(EXIT_OK)
+}
+
+fn bound(b: riskcensus_schema::Bound) -> String {
+    match b {
+        riskcensus_schema::Bound::Value(v) => format!("{v}"),
+        riskcensus_schema::Bound::ReferenceYear => "reference_year".into(),
+    }
 }

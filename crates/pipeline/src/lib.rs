@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod spec;
+mod validate;
 
 use std::fs;
 use std::io::Read;
@@ -8,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-pub use spec::{InputSpec, PipelineFile, Run, TABLES};
+pub use spec::{InputSpec, PipelineFile, Run};
+pub use validate::{Validated, validate};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +36,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Ingest(#[from] riskcensus_ingest::Error),
+    #[error("cannot write the QC report: {0}")]
+    Report(String),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -67,6 +73,8 @@ pub struct RunReport {
     pub stages_done: Vec<&'static str>,
     /// Stages not built yet.
     pub stages_pending: Vec<&'static str>,
+    /// Whether every table passed QC.
+    pub qc_passed: bool,
     #[serde(skip)]
     pub out_dir: PathBuf,
 }
@@ -107,24 +115,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     fs::rename(&tmp, path).map_err(err)
 }
 
-/// Runs the pipeline as far as it is built: resolve, then hash every input into `inputs.json`.
+/// Hashes every input (SHA-256) in pipeline order.
+pub fn hash_inputs(run: &Run) -> Result<Vec<HashedInput>> {
+    run.inputs
+        .iter()
+        .chain(std::iter::once(&run.units))
+        .map(|input| {
+            let (bytes, sha256) = sha256_file(&input.resolved).map_err(|source| Error::Input {
+                path: input.resolved.clone(),
+                source,
+            })?;
+            Ok(HashedInput {
+                table: input.table.clone(),
+                path: input.path.clone(),
+                bytes,
+                sha256,
+            })
+        })
+        .collect()
+}
+
+/// Runs the pipeline as far as it is built: resolve, hash the inputs into `inputs.json`, then ingest
+/// and QC (writing `qc/`).
 pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunReport> {
-    let total = run.inputs.len() as u64;
-    let mut inputs = Vec::with_capacity(run.inputs.len());
-    for (k, input) in run.inputs.iter().enumerate() {
-        progress("hashing inputs", k as u64, total);
-        let (bytes, sha256) = sha256_file(&input.resolved).map_err(|source| Error::Input {
-            path: input.resolved.clone(),
-            source,
-        })?;
-        inputs.push(HashedInput {
-            table: input.table.clone(),
-            path: input.path.clone(),
-            bytes,
-            sha256,
-        });
-    }
-    progress("hashing inputs", total, total);
+    let inputs = hash_inputs(run)?;
+    let validated = validate(run, progress)?;
     let report = RunReport {
         name: run.name.clone(),
         region_code: run.region_code.clone(),
@@ -132,8 +147,9 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
         reference_year: run.reference_year,
         pipeline_sha256: run.pipeline_sha256.clone(),
         inputs,
-        stages_done: vec!["resolve", "hash inputs"],
-        stages_pending: vec!["ingest", "qc", "join", "risk", "publish"],
+        stages_done: vec!["resolve", "hash inputs", "ingest", "qc"],
+        stages_pending: vec!["join", "risk", "publish"],
+        qc_passed: validated.summary.passed,
         out_dir: run.out_dir.clone(),
     };
     let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::Write {

@@ -3,21 +3,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use riskcensus_schema::{DivisionLevel, Registry, divisions};
+use riskcensus_schema::{DivisionLevel, Registry, SchemaSet, divisions};
 use serde::Deserialize;
 
 use crate::{Error, Result, sha256_file};
-
-/// Tables a pipeline may name: the census dictionary's 23 and the tables the project adds.
-pub const TABLES: &[&str] = &[
-    "fwjz",
-    "xzjd_rkjj",
-    "xzqh_xz",
-    "hz_earthquake",
-    "hz_flood",
-    "hz_landslide",
-    "hz_forest_fire",
-];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +21,27 @@ pub struct PipelineFile {
     pub inputs: Vec<InputSpec>,
     #[serde(default)]
     pub output: OutputSection,
+    #[serde(default)]
+    pub schemas: SchemasSection,
+    #[serde(default)]
+    pub spatial: SpatialSection,
+}
+
+/// Extra schema directories (each with `tables/` and `codes/`), relative to the pipeline file; they
+/// add tables or replace shipped ones by code, with no rebuild.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemasSection {
+    #[serde(default)]
+    pub dirs: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpatialSection {
+    /// Transform vector inputs in other coordinate systems to CGCS2000 instead of failing.
+    #[serde(default)]
+    pub reproject: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +88,15 @@ pub struct UnitsSection {
 pub struct InputSpec {
     pub table: String,
     pub path: String,
+    /// Sheet of a workbook (default: the first).
+    #[serde(default)]
+    pub sheet: Option<String>,
+    /// Layer of a GeoPackage (default: the first).
+    #[serde(default)]
+    pub layer: Option<String>,
+    /// Text encoding of a csv or DBF (`GBK` or `UTF-8`; default: `.cpg`, else detected).
+    #[serde(default)]
+    pub encoding: Option<String>,
     #[serde(skip)]
     pub resolved: PathBuf,
 }
@@ -111,10 +130,9 @@ pub struct Run {
     pub inputs: Vec<InputSpec>,
     /// `<output dir>/<run name>/`.
     pub out_dir: PathBuf,
-}
-
-fn known_table(code: &str) -> bool {
-    TABLES.contains(&code) || !riskcensus_schema::census_fields::fields(code).is_empty()
+    /// The schemas of this run: shipped, plus the pipeline's own directories.
+    pub schemas: SchemaSet,
+    pub reproject: bool,
 }
 
 impl Run {
@@ -194,6 +212,21 @@ impl Run {
             ));
         }
 
+        let mut schemas = SchemaSet::builtin().map_err(|e| {
+            invalid(
+                format!("shipped schemas: {e}"),
+                "report this: the shipped schemas must load",
+            )
+        })?;
+        for d in &file.schemas.dirs {
+            schemas.load_dir(&base.join(d)).map_err(|e| {
+                invalid(
+                    format!("[schemas] dirs: {e}"),
+                    "fix the schema file at the line named",
+                )
+            })?;
+        }
+        let known_table = |code: &str| schemas.table(code).is_some();
         let mut missing = Vec::new();
         let mut unknown = BTreeSet::new();
         let mut resolve = |table: &str, p: &str| -> PathBuf {
@@ -209,6 +242,9 @@ impl Run {
         let mut units = InputSpec {
             table: file.units.table.clone(),
             path: file.units.path.clone(),
+            sheet: None,
+            layer: None,
+            encoding: None,
             resolved: PathBuf::new(),
         };
         units.resolved = resolve(&units.table, &units.path);
@@ -259,6 +295,8 @@ impl Run {
             units_code_field: file.units.code_field,
             units_name_field: file.units.name_field,
             inputs,
+            schemas,
+            reproject: file.spatial.reproject,
         })
     }
 }

@@ -1,9 +1,15 @@
 #![doc = include_str!("../README.md")]
 
+mod builtin;
 pub mod census_fields;
 pub mod divisions;
+pub mod table;
 
 pub use divisions::{CodeError, DivisionLevel, Registry};
+pub use table::{
+    Bound, FieldSchema, FieldType, GeometryKind, Rule, SchemaError, SchemaSet, Severity,
+    TableSchema,
+};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 
 pub mod county;
 pub mod defects;
-pub mod gcj02;
+pub use riskcensus_spatial::gcj02;
 pub mod grid;
 pub mod hazards;
 pub mod names;

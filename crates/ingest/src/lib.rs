@@ -1,0 +1,278 @@
+#![doc = include_str!("../README.md")]
+
+mod header;
+mod sheet;
+mod vector;
+
+use std::path::{Path, PathBuf};
+
+use riskcensus_schema::{Severity, TableSchema};
+
+pub use header::normalize;
+
+/// Errors: a file that cannot be read as the table it should be.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("{path}: file not found")]
+    NotFound { path: PathBuf },
+    #[error(
+        "{path}: cannot be read as a spreadsheet: {message} (hint: is it a whole .xlsx/.xls/.ods file? re-save it from Excel or WPS)"
+    )]
+    Spreadsheet { path: PathBuf, message: String },
+    #[error("{path}: sheet {sheet:?} not found; the workbook has {available}")]
+    NoSuchSheet {
+        path: PathBuf,
+        sheet: String,
+        available: String,
+    },
+    #[error("{path}: sheet {sheet:?} is empty")]
+    EmptySheet { path: PathBuf, sheet: String },
+    #[error("{path}: file is empty")]
+    EmptyFile { path: PathBuf },
+    #[error(
+        "{path}, sheet {sheet:?}: no header row found in the first {scanned} rows (hint: expected column names such as {expected})"
+    )]
+    NoHeader {
+        path: PathBuf,
+        sheet: String,
+        scanned: usize,
+        expected: String,
+    },
+    #[error(
+        "{path}, sheet {sheet:?}, header row {row}: required column(s) missing: {missing} (hint: add the columns, or name them as the schema does; `riskcensus schema {table}` lists the names)"
+    )]
+    MissingColumns {
+        path: PathBuf,
+        sheet: String,
+        row: u32,
+        missing: String,
+        table: String,
+    },
+    #[error(
+        "{path}: looks binary, not text (byte {offset} is {byte:#04x}) (hint: export the sheet as CSV again)"
+    )]
+    Binary {
+        path: PathBuf,
+        offset: usize,
+        byte: u8,
+    },
+    #[error(
+        "{path}: text is neither UTF-8 nor GBK (first bad byte at offset {offset}) (hint: save as UTF-8)"
+    )]
+    Encoding { path: PathBuf, offset: usize },
+    #[error("{path}: malformed CSV at line {line}: {message}")]
+    Csv {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error(
+        "{path}: shapefile has no {part} beside it (hint: a shapefile is .shp + .shx + .dbf (+ .prj, .cpg); copy all of them)"
+    )]
+    ShapefilePart { path: PathBuf, part: &'static str },
+    #[error("{path}: GDAL cannot open it as a vector file: {message}")]
+    VectorOpen { path: PathBuf, message: String },
+    #[error("{path}: layer {layer:?} not found; the file has {available}")]
+    NoSuchLayer {
+        path: PathBuf,
+        layer: String,
+        available: String,
+    },
+    #[error(
+        "{path}: coordinate system is {found}, not CGCS2000 (hint: use EPSG:4490, or set `reproject = true` under [spatial] in the pipeline to transform it)"
+    )]
+    Crs { path: PathBuf, found: String },
+    #[error("{path}: unknown text encoding {encoding:?} (hint: use GBK or UTF-8)")]
+    UnknownEncoding { path: PathBuf, encoding: String },
+    #[error("{path}: {message}")]
+    Gdal { path: PathBuf, message: String },
+    #[error("{path}: unsupported file type (hint: xlsx, xls, ods, csv, shp, gpkg or geojson)")]
+    UnsupportedType { path: PathBuf },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One cell as read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawCell {
+    Empty,
+    Text(Box<str>),
+    Number(f64),
+    Bool(bool),
+    /// An Excel date (serial days), read from a date-formatted cell.
+    Date(f64),
+    Error(Box<str>),
+}
+
+impl RawCell {
+    pub fn is_empty(&self) -> bool {
+        match self {
+            RawCell::Empty => true,
+            RawCell::Text(s) => s.trim().is_empty(),
+            _ => false,
+        }
+    }
+
+    /// The value as the office would see it, for issue rows.
+    pub fn display(&self) -> String {
+        match self {
+            RawCell::Empty => String::new(),
+            RawCell::Text(s) => s.to_string(),
+            RawCell::Number(v) => format_number(*v),
+            RawCell::Bool(b) => b.to_string(),
+            RawCell::Date(v) => format_number(*v),
+            RawCell::Error(e) => e.to_string(),
+        }
+    }
+}
+
+/// A number without a spurious `.0`.
+pub fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// A file-level finding of a reader (not an error): unknown columns, an encoding guessed, a CRS
+/// accepted with a warning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileNote {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub column: Option<String>,
+    pub value: String,
+    pub message_zh: String,
+    pub message_en: String,
+}
+
+/// One file of a table, as read.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path as given in the pipeline.
+    pub path: String,
+    /// Sheet or layer name.
+    pub sheet: String,
+    /// Excel row number of the field header (spreadsheets).
+    pub header_row: Option<u32>,
+    /// Column letter (or DBF field name) of each schema field, `None` where absent.
+    pub field_columns: Vec<Option<String>>,
+    /// Headers of columns no field matched, with their letters.
+    pub extra_columns: Vec<(String, String)>,
+    pub encoding: Option<String>,
+    pub notes: Vec<FileNote>,
+    /// Fully empty rows skipped (not records).
+    pub empty_rows_skipped: u64,
+}
+
+/// One record as read.
+#[derive(Debug, Clone)]
+pub struct RawRow {
+    /// Index into `RawTable::files`.
+    pub file: u16,
+    /// Row number an office sees in Excel, or the feature's 1-based index.
+    pub row: u32,
+    /// One cell per schema field (`Empty` where the file has no such column).
+    pub cells: Vec<RawCell>,
+    /// Cells of the file's extra (unknown) columns, in `SourceFile::extra_columns` order.
+    pub extra: Vec<RawCell>,
+    /// Geometry as WKB (vector files).
+    pub geometry: Option<Box<[u8]>>,
+}
+
+/// A whole table, from one or more files.
+#[derive(Debug, Clone)]
+pub struct RawTable {
+    pub table: String,
+    pub files: Vec<SourceFile>,
+    pub rows: Vec<RawRow>,
+}
+
+/// One input file and how to read it.
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    pub path: PathBuf,
+    /// Path as written in the pipeline (for provenance).
+    pub display: String,
+    pub sheet: Option<String>,
+    pub layer: Option<String>,
+    /// Text encoding override (csv, DBF): `GBK`/`CP936` or `UTF-8`.
+    pub encoding: Option<String>,
+}
+
+/// Options of the vector readers.
+#[derive(Debug, Clone, Copy)]
+pub struct VectorOptions {
+    /// Transform other coordinate systems to CGCS2000 instead of failing.
+    pub reproject: bool,
+}
+
+/// Reads every file of a table.
+pub fn read_table(schema: &TableSchema, inputs: &[Input], opts: VectorOptions) -> Result<RawTable> {
+    let mut table = RawTable {
+        table: schema.code.clone(),
+        files: Vec::with_capacity(inputs.len()),
+        rows: Vec::new(),
+    };
+    for input in inputs {
+        let file = table.files.len() as u16;
+        let (source, rows) = read_file(schema, input, file, opts)?;
+        table.files.push(source);
+        table.rows.extend(rows);
+    }
+    Ok(table)
+}
+
+fn read_file(
+    schema: &TableSchema,
+    input: &Input,
+    file: u16,
+    opts: VectorOptions,
+) -> Result<(SourceFile, Vec<RawRow>)> {
+    let path = &input.path;
+    if !path.is_file() {
+        return Err(Error::NotFound { path: path.clone() });
+    }
+    let ext = extension(path);
+    match ext.as_str() {
+        "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => sheet::read_spreadsheet(schema, input, file),
+        "csv" | "txt" => sheet::read_csv(schema, input, file),
+        "shp" | "gpkg" | "geojson" | "json" => vector::read_vector(schema, input, file, opts),
+        _ => Err(Error::UnsupportedType { path: path.clone() }),
+    }
+}
+
+pub(crate) fn extension(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// Column letters: 0 → A, 25 → Z, 26 → AA.
+pub fn column_letter(mut index: usize) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b'A' + (index % 26) as u8);
+        if index < 26 {
+            break;
+        }
+        index = index / 26 - 1;
+    }
+    s.reverse();
+    String::from_utf8(s).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn letters() {
+        assert_eq!(super::column_letter(0), "A");
+        assert_eq!(super::column_letter(25), "Z");
+        assert_eq!(super::column_letter(26), "AA");
+        assert_eq!(super::column_letter(701), "ZZ");
+        assert_eq!(super::column_letter(702), "AAA");
+    }
+}

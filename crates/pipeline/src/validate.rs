@@ -1,0 +1,132 @@
+//! The ingest and QC stages of a run.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use riskcensus_ingest::{Input, VectorOptions, read_table};
+use riskcensus_qc::report::{RunInfo, Summary, summarize};
+use riskcensus_qc::{Context, TableResult, check_table};
+use riskcensus_schema::{GeometryKind, Registry};
+use riskcensus_spatial::{Geom, UnitIndex, parse_wkb};
+
+use crate::{Error, InputSpec, Result, Run};
+
+/// What ingest and QC produced.
+pub struct Validated {
+    pub summary: Summary,
+    /// The units table first, then the inputs' tables in pipeline order.
+    pub results: Vec<TableResult>,
+}
+
+fn input(spec: &InputSpec) -> Input {
+    Input {
+        path: spec.resolved.clone(),
+        display: spec.path.clone(),
+        sheet: spec.sheet.clone(),
+        layer: spec.layer.clone(),
+        encoding: spec.encoding.clone(),
+    }
+}
+
+fn read_changes(path: &Path) -> Result<BTreeMap<String, String>> {
+    let err = |message: String| Error::Invalid {
+        path: path.to_owned(),
+        message,
+        hint: "division_changes.csv has columns old_code,new_code".into(),
+    };
+    let mut reader = csv::Reader::from_path(path).map_err(|e| err(e.to_string()))?;
+    let mut out = BTreeMap::new();
+    for rec in reader.records() {
+        let rec = rec.map_err(|e| err(e.to_string()))?;
+        if let (Some(old), Some(new)) = (rec.get(0), rec.get(1)) {
+            out.insert(old.trim().to_owned(), new.trim().to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// Reads every input and checks it; writes `qc/` into the run's output directory.
+pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<Validated> {
+    let registry = Registry::nbs2023();
+    let stale = match &run.division_changes {
+        Some(p) => read_changes(p)?,
+        None => BTreeMap::new(),
+    };
+    let opts = VectorOptions {
+        reproject: run.reproject,
+    };
+    let schema_of = |table: &str| {
+        run.schemas.table(table).ok_or_else(|| Error::Invalid {
+            path: run.pipeline_path.clone(),
+            message: format!("no schema for table {table}"),
+            hint: "run `riskcensus schema`".into(),
+        })
+    };
+
+    // Group the inputs by table, keeping the pipeline's order.
+    let mut groups: Vec<(String, Vec<Input>)> = Vec::new();
+    for spec in &run.inputs {
+        match groups.iter_mut().find(|g| g.0 == spec.table) {
+            Some(g) => g.1.push(input(spec)),
+            None => groups.push((spec.table.clone(), vec![input(spec)])),
+        }
+    }
+    let total = groups.len() as u64 + 1;
+
+    // The units first: every other table is checked against them.
+    progress(&run.units.table, 0, total);
+    let units_schema = schema_of(&run.units.table)?;
+    if units_schema.geometry != GeometryKind::Polygon {
+        return Err(Error::Invalid {
+            path: run.pipeline_path.clone(),
+            message: format!("[units] table {} has no polygons", units_schema.code),
+            hint: "name a polygon layer, e.g. xzqh_xz".into(),
+        });
+    }
+    let raw = read_table(units_schema, &[input(&run.units)], opts)?;
+    let ctx = Context {
+        registry,
+        schemas: &run.schemas,
+        reference_year: run.reference_year,
+        region_code: run.region_code.clone(),
+        stale: stale.clone(),
+        units: None,
+    };
+    let units_result = check_table(raw, units_schema, &ctx);
+    let code_index = units_schema.field_index(&run.units_code_field);
+    let index = UnitIndex::new(units_result.clean.rows.iter().filter_map(|r| {
+        let code = r.values.get(code_index?)?.as_str()?.to_owned();
+        match parse_wkb(r.geometry.as_deref()?).ok()? {
+            Geom::Polygon(mp) => Some((code, mp)),
+            _ => None,
+        }
+    }));
+    tracing::info!(units = index.len(), "units indexed");
+    let mut results = vec![units_result];
+
+    let ctx = Context {
+        units: Some(&index),
+        ..ctx
+    };
+    for (k, (table, inputs)) in groups.iter().enumerate() {
+        progress(table, k as u64 + 1, total);
+        let schema = schema_of(table)?;
+        let raw = read_table(schema, inputs, opts)?;
+        let rows = raw.rows.len();
+        let result = check_table(raw, schema, &ctx);
+        tracing::info!(table = %table, rows, clean = result.rows_clean, issues = result.issues.len(), "checked");
+        results.push(result);
+    }
+    progress("report", total, total);
+    let info = RunInfo {
+        run: &run.name,
+        region_code: &run.region_code,
+        region_name: &run.region_name,
+        reference_year: run.reference_year,
+        pass_threshold: run.pass_threshold,
+    };
+    let summary = summarize(&info, &results, &run.schemas, registry);
+    riskcensus_qc::report::write(&run.out_dir.join("qc"), &summary, &results)
+        .map_err(|e| Error::Report(e.to_string()))?;
+    Ok(Validated { summary, results })
+}

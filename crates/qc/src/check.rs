@@ -1,0 +1,773 @@
+//! Checking one table.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rayon::prelude::*;
+use riskcensus_ingest::{RawRow, RawTable};
+use riskcensus_schema::{DivisionLevel, FieldSchema, GeometryKind, Rule, Severity, TableSchema};
+use riskcensus_spatial::gcj02::gcj02_to_wgs84;
+use riskcensus_spatial::{
+    BoundaryProblem, Geom, boundary_problems, is_empty, is_valid_wkb, parse_wkb,
+};
+
+use crate::coerce::{Value, coerce};
+use crate::messages::{num, type_en, type_zh};
+use crate::{CleanRow, CleanTable, Context, Counts, Issue, TableResult};
+
+/// A finding before provenance is attached.
+struct Finding {
+    field: Option<usize>,
+    /// For findings on the geometry rather than a field.
+    geometry: bool,
+    value: String,
+    rule: &'static str,
+    severity: Severity,
+    zh: String,
+    en: String,
+}
+
+struct RowOutcome {
+    values: Vec<Value>,
+    findings: Vec<Finding>,
+    unit: Option<String>,
+    repaired: u32,
+}
+
+fn finding(
+    field: usize,
+    value: String,
+    rule: &'static str,
+    severity: Severity,
+    zh: String,
+    en: String,
+) -> Finding {
+    Finding {
+        field: Some(field),
+        geometry: false,
+        value,
+        rule,
+        severity,
+        zh,
+        en,
+    }
+}
+
+fn geometry_finding(rule: &'static str, zh: &str, en: &str) -> Finding {
+    Finding {
+        field: None,
+        geometry: true,
+        value: String::new(),
+        rule,
+        severity: Severity::Error,
+        zh: zh.into(),
+        en: en.into(),
+    }
+}
+
+/// Checks one table: every record against every rule of its schema.
+pub fn check_table(raw: RawTable, schema: &TableSchema, ctx: &Context<'_>) -> TableResult {
+    let outcomes: Vec<RowOutcome> = raw
+        .rows
+        .par_iter()
+        .map(|r| check_row(r, schema, ctx))
+        .collect();
+    let mut outcomes = outcomes;
+
+    // Uniqueness needs the order of the rows: the first occurrence stands, later ones are reported.
+    for (k, f) in schema.fields.iter().enumerate().filter(|(_, f)| f.unique) {
+        let mut first: HashMap<&str, u32> = HashMap::new();
+        let mut dups: Vec<(usize, u32)> = Vec::new();
+        for (i, o) in outcomes.iter().enumerate() {
+            let field_failed = o
+                .findings
+                .iter()
+                .any(|x| x.field == Some(k) && x.severity == Severity::Error);
+            if let (Value::Text(s), false) = (&o.values[k], field_failed) {
+                match first.get(s.as_ref()) {
+                    Some(&row) => dups.push((i, row)),
+                    None => {
+                        first.insert(s, raw.rows[i].row);
+                    }
+                }
+            }
+        }
+        let rule = if schema.primary_key.contains(&f.code) {
+            "duplicate_id"
+        } else {
+            "duplicate_value"
+        };
+        for (i, first_row) in dups {
+            let v = outcomes[i].values[k].as_str().unwrap_or("").to_owned();
+            let first_file = &raw.files[raw.rows[i].file as usize].path;
+            outcomes[i].findings.push(finding(
+                k,
+                v.clone(),
+                rule,
+                Severity::Error,
+                format!(
+                    "“{}”的值“{v}”与 {first_file} 第 {first_row} 行重复",
+                    f.name_zh
+                ),
+                format!(
+                    "{} {v:?} repeats the one at row {first_row} of {first_file}",
+                    f.code
+                ),
+            ));
+        }
+    }
+
+    let mut issues = file_issues(&raw, schema);
+    if schema.geometry == GeometryKind::Polygon && ctx.units.is_none() {
+        boundary_issues(&raw, schema, &outcomes, &mut issues);
+    }
+
+    let geometry_indicator = u64::from(schema.geometry == GeometryKind::Polygon);
+    let per_row = schema.fields.len() as u64 + geometry_indicator;
+    let mut counts = Counts::default();
+    let mut by_unit: BTreeMap<Option<String>, Counts> = BTreeMap::new();
+    let mut clean_rows = Vec::with_capacity(raw.rows.len());
+    let mut rejected = 0u64;
+    let mut repaired = 0u64;
+    let key_fields: Vec<usize> = schema
+        .primary_key
+        .iter()
+        .filter_map(|k| schema.field_index(k))
+        .collect();
+    for (raw_row, o) in raw.rows.into_iter().zip(outcomes) {
+        let mut error_fields: Vec<Option<usize>> = o
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| if f.geometry { None } else { f.field })
+            .collect();
+        error_fields.sort();
+        error_fields.dedup();
+        let errors = error_fields.len() as u64;
+        for c in [&mut counts, by_unit.entry(o.unit.clone()).or_default()] {
+            c.records += 1;
+            c.indicators_checked += per_row;
+            c.errors += errors;
+        }
+        repaired += o.repaired as u64;
+        let source = &raw.files[raw_row.file as usize];
+        let record_key = key_fields
+            .iter()
+            .map(|&k| raw_row.cells[k].display().trim().to_owned())
+            .collect::<Vec<_>>()
+            .join("|");
+        for f in &o.findings {
+            let (column, field) = match (f.geometry, f.field) {
+                (true, _) => (None, Some("geometry".to_owned())),
+                (false, Some(k)) => (
+                    source.field_columns[k].clone(),
+                    Some(schema.fields[k].code.clone()),
+                ),
+                (false, None) => (None, None),
+            };
+            issues.push(Issue {
+                table: schema.code.clone(),
+                file: source.path.clone(),
+                sheet: source.sheet.clone(),
+                row: Some(raw_row.row),
+                column,
+                field,
+                value: f.value.clone(),
+                rule: f.rule,
+                severity: f.severity,
+                message_zh: f.zh.clone(),
+                message_en: f.en.clone(),
+                record_key: record_key.clone(),
+                unit: o.unit.clone(),
+            });
+        }
+        if errors > 0 {
+            rejected += 1;
+        } else {
+            clean_rows.push(CleanRow {
+                file: raw_row.file,
+                row: raw_row.row,
+                values: o.values,
+                geometry: raw_row.geometry,
+                unit: o.unit,
+            });
+        }
+    }
+    let rows_clean = clean_rows.len() as u64;
+    debug_assert_eq!(counts.records, rows_clean + rejected);
+    TableResult {
+        table: schema.code.clone(),
+        files: raw.files.iter().map(|f| f.path.clone()).collect(),
+        rows_read: counts.records,
+        rows_clean,
+        rows_rejected: rejected,
+        empty_rows_skipped: raw.files.iter().map(|f| f.empty_rows_skipped).sum(),
+        counts,
+        by_unit,
+        issues,
+        clean: CleanTable {
+            table: schema.code.clone(),
+            fields: schema.fields.iter().map(|f| f.code.clone()).collect(),
+            rows: clean_rows,
+        },
+        repaired_cells: repaired,
+    }
+}
+
+/// Reader notes (unknown columns, guessed encodings, CRS) as file-level issues.
+fn file_issues(raw: &RawTable, schema: &TableSchema) -> Vec<Issue> {
+    raw.files
+        .iter()
+        .flat_map(|f| {
+            f.notes.iter().map(move |n| Issue {
+                table: schema.code.clone(),
+                file: f.path.clone(),
+                sheet: f.sheet.clone(),
+                row: None,
+                column: n.column.clone(),
+                field: None,
+                value: n.value.clone(),
+                rule: n.rule,
+                severity: n.severity,
+                message_zh: n.message_zh.clone(),
+                message_en: n.message_en.clone(),
+                record_key: String::new(),
+                unit: None,
+            })
+        })
+        .collect()
+}
+
+/// Gaps and overlaps of the units layer (the layer checked before any units exist).
+fn boundary_issues(
+    raw: &RawTable,
+    schema: &TableSchema,
+    outcomes: &[RowOutcome],
+    issues: &mut Vec<Issue>,
+) {
+    let Some(code_field) = schema
+        .primary_key
+        .first()
+        .and_then(|k| schema.field_index(k))
+    else {
+        return;
+    };
+    let units: Vec<(String, Vec<u8>)> = raw
+        .rows
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(r, o)| {
+            Some((
+                o.values[code_field].as_str()?.to_owned(),
+                r.geometry.as_ref()?.to_vec(),
+            ))
+        })
+        .collect();
+    let row_of: HashMap<&str, &RawRow> = raw
+        .rows
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(r, o)| Some((o.values[code_field].as_str()?, r)))
+        .collect();
+    let Some(first) = raw.files.first() else {
+        return;
+    };
+    for p in boundary_problems(&units, 1e-10) {
+        let (row, value, zh, en, rule, file) = match &p {
+            BoundaryProblem::Overlap { a, b, area } => {
+                let r = row_of.get(a.as_str());
+                (
+                    r.map(|r| r.row),
+                    format!("{a}/{b}"),
+                    format!("{a} 与 {b} 的边界重叠（约 {:.0} 平方米）", area * 1.2e10),
+                    format!("{a} and {b} overlap (about {:.0} m²)", area * 1.2e10),
+                    "boundary_overlap",
+                    r.map(|r| raw.files[r.file as usize].path.clone())
+                        .unwrap_or_else(|| first.path.clone()),
+                )
+            }
+            BoundaryProblem::Gap { at, area } => (
+                None,
+                format!("{:.6},{:.6}", at.0, at.1),
+                format!(
+                    "边界存在缝隙（约 {:.0} 平方米），位于 {:.6}, {:.6}",
+                    area * 1.2e10,
+                    at.0,
+                    at.1
+                ),
+                format!(
+                    "gap between units (about {:.0} m²) at {:.6}, {:.6}",
+                    area * 1.2e10,
+                    at.0,
+                    at.1
+                ),
+                "boundary_gap",
+                first.path.clone(),
+            ),
+        };
+        issues.push(Issue {
+            table: schema.code.clone(),
+            file,
+            sheet: first.sheet.clone(),
+            row,
+            column: None,
+            field: Some("geometry".into()),
+            value,
+            rule,
+            severity: Severity::Error,
+            message_zh: zh,
+            message_en: en,
+            record_key: String::new(),
+            unit: None,
+        });
+    }
+}
+
+fn range_text(f: &FieldSchema, ctx: &Context<'_>) -> String {
+    let lo = f
+        .min
+        .map(|b| num(b.resolve(ctx.reference_year)))
+        .unwrap_or_else(|| "-∞".into());
+    let hi = f
+        .max
+        .map(|b| num(b.resolve(ctx.reference_year)))
+        .unwrap_or_else(|| "+∞".into());
+    format!("[{lo}, {hi}]")
+}
+
+fn in_range(f: &FieldSchema, v: f64, ctx: &Context<'_>) -> bool {
+    f.min.is_none_or(|b| v >= b.resolve(ctx.reference_year))
+        && f.max.is_none_or(|b| v <= b.resolve(ctx.reference_year))
+}
+
+fn name_of(ctx: &Context<'_>, code: &str) -> String {
+    ctx.registry
+        .get(code)
+        .map(|d| d.name.clone())
+        .unwrap_or_default()
+}
+
+fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcome {
+    let mut findings = Vec::new();
+    let mut values = Vec::with_capacity(schema.fields.len());
+    let mut repaired = 0u32;
+    let mut skip_range = vec![false; schema.fields.len()];
+
+    // Swapped coordinates first: both values would otherwise fail their ranges, which hides the cause.
+    for rule in &schema.rules {
+        if let Rule::PointInUnit { lon, lat, .. } = rule
+            && let (Some(a), Some(b)) = (schema.field_index(lon), schema.field_index(lat))
+            && let (Ok(x), Ok(y)) = (
+                coerce(&raw.cells[a], schema.fields[a].ty),
+                coerce(&raw.cells[b], schema.fields[b].ty),
+            )
+            && let (Some(x), Some(y)) = (x.as_f64(), y.as_f64())
+            && !in_range(&schema.fields[a], x, ctx)
+            && !in_range(&schema.fields[b], y, ctx)
+            && in_range(&schema.fields[a], y, ctx)
+            && in_range(&schema.fields[b], x, ctx)
+        {
+            skip_range[a] = true;
+            skip_range[b] = true;
+            findings.push(finding(
+                a,
+                format!("{}, {}", num(x), num(y)),
+                "swapped_lon_lat",
+                Severity::Error,
+                format!("经纬度疑似填反：经度 {}、纬度 {}", num(x), num(y)),
+                format!(
+                    "longitude and latitude look swapped: lon {}, lat {}",
+                    num(x),
+                    num(y)
+                ),
+            ));
+        }
+    }
+
+    let mut field_ok = vec![true; schema.fields.len()];
+    for (k, f) in schema.fields.iter().enumerate() {
+        let cell = &raw.cells[k];
+        let shown = cell.display();
+        let v = match coerce(cell, f.ty) {
+            Ok(v) => v,
+            Err(()) => {
+                field_ok[k] = false;
+                findings.push(finding(
+                    k,
+                    shown.clone(),
+                    "type_mismatch",
+                    Severity::Error,
+                    format!("“{}”的值“{shown}”不是{}", f.name_zh, type_zh(f.ty)),
+                    format!("{}: {shown:?} is not a {}", f.code, type_en(f.ty)),
+                ));
+                values.push(Value::Null);
+                continue;
+            }
+        };
+        if !v.is_null()
+            && matches!(cell, riskcensus_ingest::RawCell::Text(s) if s.as_ref() != v.as_str().unwrap_or(s.as_ref()))
+        {
+            repaired += 1;
+        }
+        if v.is_null() {
+            if f.required {
+                field_ok[k] = false;
+                findings.push(finding(
+                    k,
+                    String::new(),
+                    "missing_required",
+                    Severity::Error,
+                    format!("必填项“{}”为空", f.name_zh),
+                    format!("required field {} ({}) is empty", f.code, f.name_en),
+                ));
+            }
+            values.push(v);
+            continue;
+        }
+        if let Some(x) = v.as_f64()
+            && !skip_range[k]
+            && !in_range(f, x, ctx)
+        {
+            field_ok[k] = false;
+            findings.push(finding(
+                k,
+                num(x),
+                "out_of_range",
+                Severity::Error,
+                format!(
+                    "“{}”的值 {} 超出范围 {}",
+                    f.name_zh,
+                    num(x),
+                    range_text(f, ctx)
+                ),
+                format!("{} = {} is outside {}", f.code, num(x), range_text(f, ctx)),
+            ));
+        }
+        if let Some(s) = v.as_str() {
+            if let Some(p) = &f.pattern
+                && !p.is_match(s)
+            {
+                field_ok[k] = false;
+                findings.push(finding(
+                    k,
+                    s.to_owned(),
+                    "pattern_mismatch",
+                    Severity::Error,
+                    format!("“{}”的值“{s}”格式不符", f.name_zh),
+                    format!("{} {s:?} does not match {}", f.code, p.as_str()),
+                ));
+            }
+            if let Some(list) = &f.codes
+                && let Some(values) = ctx.schemas.codes.get(list)
+                && !values.iter().any(|x| x == s)
+            {
+                field_ok[k] = false;
+                let list_zh = ctx
+                    .schemas
+                    .code_names
+                    .get(list)
+                    .cloned()
+                    .unwrap_or_else(|| list.clone());
+                findings.push(finding(
+                    k,
+                    s.to_owned(),
+                    "not_in_code_list",
+                    Severity::Error,
+                    format!("“{}”的值“{s}”不在代码表“{list_zh}”中", f.name_zh),
+                    format!("{} {s:?} is not in code list {list}", f.code),
+                ));
+            }
+        }
+        values.push(v);
+    }
+
+    // Cross-table: township codes.
+    let mut unit: Option<String> = None;
+    let mut township_valid: HashMap<usize, bool> = HashMap::new();
+    for rule in &schema.rules {
+        let Rule::TownshipCode { field, prefix } = rule else {
+            continue;
+        };
+        let Some(k) = schema.field_index(field) else {
+            continue;
+        };
+        let Some(s) = values[k].as_str().filter(|_| field_ok[k]) else {
+            township_valid.insert(k, false);
+            continue;
+        };
+        let code = s.get(..*prefix).unwrap_or(s);
+        let f = &schema.fields[k];
+        let mut ok = false;
+        if let Some(new) = ctx.stale.get(code) {
+            findings.push(finding(
+                k,
+                s.to_owned(),
+                "stale_township_code",
+                Severity::Error,
+                format!(
+                    "乡镇代码 {code} 已撤销，现为 {new}（{}）",
+                    name_of(ctx, new)
+                ),
+                format!("township code {code} was retired; it is now {new}"),
+            ));
+        } else if ctx
+            .registry
+            .get(code)
+            .is_none_or(|d| d.level != DivisionLevel::Township)
+        {
+            findings.push(finding(
+                k,
+                s.to_owned(),
+                "unknown_township_code",
+                Severity::Error,
+                format!("“{}”{code} 不在 2023 年统计用区划代码中", f.name_zh),
+                format!(
+                    "{}: township code {code} is not in the NBS 2023 division list",
+                    f.code
+                ),
+            ));
+        } else if !code.starts_with(&ctx.region_code) {
+            findings.push(finding(
+                k,
+                s.to_owned(),
+                "township_outside_region",
+                Severity::Error,
+                format!(
+                    "乡镇代码 {code}（{}）不属于 {}（{}）",
+                    name_of(ctx, code),
+                    ctx.region_code,
+                    name_of(ctx, &ctx.region_code)
+                ),
+                format!("township {code} is not in region {}", ctx.region_code),
+            ));
+        } else if let Some(units) = ctx.units
+            && !units.contains_code(code)
+        {
+            findings.push(finding(
+                k,
+                s.to_owned(),
+                "township_not_in_units",
+                Severity::Error,
+                format!(
+                    "乡镇代码 {code}（{}）不在乡镇边界图层中",
+                    name_of(ctx, code)
+                ),
+                format!("township {code} is not in the units (boundary) layer"),
+            ));
+        } else {
+            ok = true;
+            if unit.is_none() {
+                unit = Some(code.to_owned());
+            }
+        }
+        township_valid.insert(k, ok);
+    }
+
+    for rule in &schema.rules {
+        match rule {
+            Rule::TownshipCode { .. } => {}
+            Rule::VillagePrefix { village, township } => {
+                let (Some(kv), Some(kt)) =
+                    (schema.field_index(village), schema.field_index(township))
+                else {
+                    continue;
+                };
+                if !field_ok[kv] || township_valid.get(&kt) == Some(&false) {
+                    continue;
+                }
+                if let (Some(v), Some(t)) = (values[kv].as_str(), values[kt].as_str())
+                    && v.get(..9) != Some(t)
+                {
+                    findings.push(finding(
+                        kv,
+                        v.to_owned(),
+                        "village_prefix_mismatch",
+                        Severity::Error,
+                        format!("村（社区）代码 {v} 的前 9 位与乡镇代码 {t} 不一致"),
+                        format!("village code {v} does not start with its township code {t}"),
+                    ));
+                }
+            }
+            Rule::PointInUnit {
+                lon,
+                lat,
+                township,
+                village,
+            } => {
+                let (Some(a), Some(b)) = (schema.field_index(lon), schema.field_index(lat)) else {
+                    continue;
+                };
+                if !field_ok[a] || !field_ok[b] || skip_range[a] {
+                    continue;
+                }
+                let (Some(x), Some(y)) = (values[a].as_f64(), values[b].as_f64()) else {
+                    continue;
+                };
+                let declared_field = township
+                    .as_deref()
+                    .or(village.as_deref())
+                    .and_then(|f| schema.field_index(f));
+                let Some(kd) = declared_field else { continue };
+                if township_valid.get(&kd) != Some(&true) {
+                    continue;
+                }
+                let Some(declared) = values[kd].as_str().and_then(|s| s.get(..9)) else {
+                    continue;
+                };
+                let Some(units) = ctx.units else { continue };
+                let at = units.locate(x, y);
+                if at == Some(declared) {
+                    continue;
+                }
+                let back = gcj02_to_wgs84(x, y);
+                let (rule, zh, en) = if units.locate(back.0, back.1) == Some(declared) {
+                    (
+                        "gcj02_offset",
+                        format!(
+                            "坐标 {}, {} 疑似火星坐标（GCJ-02）偏移：纠偏后位于所报{}（{declared}）内",
+                            num(x),
+                            num(y),
+                            name_of(ctx, declared)
+                        ),
+                        format!(
+                            "point {}, {} looks GCJ-02 shifted: corrected, it falls in its township {declared}",
+                            num(x),
+                            num(y)
+                        ),
+                    )
+                } else if let Some(at) = at {
+                    (
+                        "point_outside_township",
+                        format!(
+                            "坐标位于{}（{at}），不在所报{}（{declared}）内",
+                            name_of(ctx, at),
+                            name_of(ctx, declared)
+                        ),
+                        format!("point falls in township {at}, not in its township {declared}"),
+                    )
+                } else {
+                    (
+                        "point_outside_county",
+                        format!(
+                            "坐标 {}, {} 不在{}（{}）范围内",
+                            num(x),
+                            num(y),
+                            name_of(ctx, &ctx.region_code),
+                            ctx.region_code
+                        ),
+                        format!(
+                            "point {}, {} is outside the region {}",
+                            num(x),
+                            num(y),
+                            ctx.region_code
+                        ),
+                    )
+                };
+                findings.push(finding(
+                    a,
+                    format!("{}, {}", num(x), num(y)),
+                    rule,
+                    Severity::Error,
+                    zh,
+                    en,
+                ));
+            }
+            Rule::HeightPerFloor {
+                height,
+                floors,
+                min,
+                max,
+                severity,
+            } => {
+                let (Some(kh), Some(kf)) = (schema.field_index(height), schema.field_index(floors))
+                else {
+                    continue;
+                };
+                if !field_ok[kh] || !field_ok[kf] {
+                    continue;
+                }
+                if let (Some(h), Some(n)) = (values[kh].as_f64(), values[kf].as_f64())
+                    && n >= 1.0
+                {
+                    let per = h / n;
+                    if per < *min || per > *max {
+                        findings.push(finding(
+                            kh,
+                            num(h),
+                            "height_floors_mismatch",
+                            *severity,
+                            format!(
+                                "建筑高度 {} 米与地上层数 {} 不符（每层 {:.1} 米，应在 {}–{} 米）",
+                                num(h),
+                                num(n),
+                                per,
+                                num(*min),
+                                num(*max)
+                            ),
+                            format!(
+                                "height {} m for {} floors is {:.1} m a floor, outside {}–{} m",
+                                num(h),
+                                num(n),
+                                per,
+                                num(*min),
+                                num(*max)
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    // Geometry of vector records.
+    if matches!(schema.geometry, GeometryKind::Polygon | GeometryKind::Line)
+        || raw.geometry.is_some()
+    {
+        match raw.geometry.as_deref() {
+            None if schema.geometry == GeometryKind::Polygon => findings.push(geometry_finding(
+                "missing_geometry",
+                "缺少图形",
+                "the record has no geometry",
+            )),
+            None => {}
+            Some(w) => match parse_wkb(w) {
+                Err(_) => findings.push(geometry_finding(
+                    "invalid_geometry",
+                    "图形数据无法解析",
+                    "the geometry cannot be parsed",
+                )),
+                Ok(g) if is_empty(&g) => findings.push(geometry_finding(
+                    "empty_geometry",
+                    "图形为空",
+                    "the geometry is empty",
+                )),
+                Ok(Geom::Polygon(_)) => {
+                    if is_valid_wkb(w) == Some(false) {
+                        findings.push(geometry_finding(
+                            "invalid_polygon",
+                            "面图形无效（自相交或环方向错误）",
+                            "invalid polygon (self-intersection or bad rings)",
+                        ));
+                    }
+                }
+                Ok(_) => {}
+            },
+        }
+    }
+    // The units layer's own code is its unit.
+    if unit.is_none()
+        && ctx.units.is_none()
+        && let Some(k) = schema
+            .primary_key
+            .first()
+            .and_then(|k| schema.field_index(k))
+        && township_valid.get(&k) == Some(&true)
+    {
+        unit = values[k].as_str().map(str::to_owned);
+    }
+    RowOutcome {
+        values,
+        findings,
+        unit,
+        repaired,
+    }
+}

@@ -1,0 +1,234 @@
+//! Coercion of cells as typed into values of a field's type. Repairs what offices do to numbers and
+//! dates (full-width digits, numbers stored as text, thousands separators, Excel date serials,
+//! trailing spaces); a cell that cannot be repaired is a type error.
+
+use riskcensus_ingest::{RawCell, format_number};
+use riskcensus_schema::FieldType;
+
+/// A typed value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Text(Box<str>),
+    Int(i64),
+    Float(f64),
+    /// Days since 1970-01-01.
+    Date(i32),
+    Bool(bool),
+}
+
+impl Value {
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(v) => Some(*v as f64),
+            Value::Float(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+/// Full-width to ASCII, full-width and ideographic spaces trimmed.
+pub fn fold(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            _ => c,
+        })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+fn parse_number(s: &str) -> Option<f64> {
+    let t: String = fold(s).chars().filter(|&c| c != ',' && c != ' ').collect();
+    t.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Days since 1970-01-01 of a civil date, if the date exists.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> Option<i32> {
+    if !(1..=12).contains(&m) || d == 0 {
+        return None;
+    }
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let dim = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ][m as usize - 1];
+    if d > dim {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    i32::try_from(era * 146_097 + doe - 719_468).ok()
+}
+
+/// `yyyy-mm-dd` of days since 1970-01-01.
+pub fn civil_from_days(days: i32) -> String {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Excel serial days (1900 system) to days since 1970.
+fn serial_to_days(v: f64) -> Option<i32> {
+    (1.0..2_958_466.0)
+        .contains(&v)
+        .then(|| (v.floor() - 25_569.0) as i32)
+}
+
+fn parse_date(s: &str) -> Option<i32> {
+    let t = fold(s);
+    let t = t.split([' ', 'T']).next().unwrap_or("");
+    let parts: Vec<&str> = t
+        .split(['-', '/', '.', '年', '月', '日'])
+        .filter(|p| !p.is_empty())
+        .collect();
+    let (y, m, d) = match parts.as_slice() {
+        [y, m, d] => (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?),
+        [ymd] if ymd.len() == 8 => (
+            ymd[..4].parse().ok()?,
+            ymd[4..6].parse().ok()?,
+            ymd[6..].parse().ok()?,
+        ),
+        _ => return None,
+    };
+    if !(1800..=2200).contains(&y) {
+        return None;
+    }
+    days_from_civil(y, m, d)
+}
+
+/// Coerces a cell; `Err(())` when it cannot be a value of the type.
+#[allow(clippy::result_unit_err)]
+pub fn coerce(cell: &RawCell, ty: FieldType) -> Result<Value, ()> {
+    if cell.is_empty() {
+        return Ok(Value::Null);
+    }
+    match ty {
+        FieldType::Text => Ok(match cell {
+            RawCell::Text(s) => Value::Text(fold(s).into()),
+            RawCell::Number(v) => Value::Text(format_number(*v).into()),
+            RawCell::Date(v) => Value::Text(
+                serial_to_days(*v)
+                    .map(civil_from_days)
+                    .unwrap_or_else(|| format_number(*v))
+                    .into(),
+            ),
+            RawCell::Bool(b) => Value::Text(if *b { "是" } else { "否" }.into()),
+            RawCell::Error(_) => return Err(()),
+            RawCell::Empty => Value::Null,
+        }),
+        FieldType::Int => {
+            let v = match cell {
+                RawCell::Number(v) => *v,
+                RawCell::Text(s) => parse_number(s).ok_or(())?,
+                _ => return Err(()),
+            };
+            if v.fract() == 0.0 && v.abs() < 9.0e15 {
+                Ok(Value::Int(v as i64))
+            } else {
+                Err(())
+            }
+        }
+        FieldType::Float => match cell {
+            RawCell::Number(v) if v.is_finite() => Ok(Value::Float(*v)),
+            RawCell::Text(s) => parse_number(s).map(Value::Float).ok_or(()),
+            _ => Err(()),
+        },
+        FieldType::Date => match cell {
+            RawCell::Date(v) | RawCell::Number(v) => serial_to_days(*v).map(Value::Date).ok_or(()),
+            RawCell::Text(s) => parse_date(s).map(Value::Date).ok_or(()),
+            _ => Err(()),
+        },
+        FieldType::Bool => match cell {
+            RawCell::Bool(b) => Ok(Value::Bool(*b)),
+            RawCell::Number(v) if *v == 0.0 || *v == 1.0 => Ok(Value::Bool(*v == 1.0)),
+            RawCell::Text(s) => match fold(s).to_ascii_lowercase().as_str() {
+                "是" | "有" | "y" | "yes" | "true" | "1" => Ok(Value::Bool(true)),
+                "否" | "无" | "n" | "no" | "false" | "0" => Ok(Value::Bool(false)),
+                _ => Err(()),
+            },
+            _ => Err(()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> RawCell {
+        RawCell::Text(s.into())
+    }
+
+    #[test]
+    fn repairs_what_offices_type() {
+        assert_eq!(coerce(&t("１２"), FieldType::Int), Ok(Value::Int(12)));
+        assert_eq!(coerce(&t(" 1,234 "), FieldType::Int), Ok(Value::Int(1234)));
+        assert_eq!(
+            coerce(&t("１２．５"), FieldType::Float),
+            Ok(Value::Float(12.5))
+        );
+        assert_eq!(
+            coerce(&t("张家村  \u{3000}"), FieldType::Text),
+            Ok(Value::Text("张家村".into()))
+        );
+        assert_eq!(
+            coerce(&RawCell::Number(44136.0), FieldType::Date),
+            Ok(Value::Date(days_from_civil(2020, 11, 1).unwrap()))
+        );
+        assert_eq!(
+            coerce(&t("2020年11月1日"), FieldType::Date),
+            Ok(Value::Date(days_from_civil(2020, 11, 1).unwrap()))
+        );
+        assert_eq!(
+            civil_from_days(days_from_civil(2021, 6, 30).unwrap()),
+            "2021-06-30"
+        );
+        assert_eq!(
+            coerce(&RawCell::Number(3.0), FieldType::Text),
+            Ok(Value::Text("3".into()))
+        );
+    }
+
+    #[test]
+    fn refuses_what_cannot_be_repaired() {
+        assert!(coerce(&t("三层"), FieldType::Int).is_err());
+        assert!(coerce(&RawCell::Number(2.5), FieldType::Int).is_err());
+        assert!(coerce(&t("2021-02-30"), FieldType::Date).is_err());
+        assert!(coerce(&RawCell::Error("#N/A".into()), FieldType::Float).is_err());
+    }
+}

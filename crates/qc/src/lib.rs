@@ -1,0 +1,109 @@
+#![doc = include_str!("../README.md")]
+
+mod check;
+pub mod coerce;
+mod messages;
+pub mod report;
+
+use std::collections::BTreeMap;
+
+use riskcensus_schema::{Registry, SchemaSet, Severity};
+use riskcensus_spatial::UnitIndex;
+
+pub use check::check_table;
+pub use coerce::Value;
+
+/// One problem found, with where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issue {
+    pub table: String,
+    /// File as named in the pipeline.
+    pub file: String,
+    /// Sheet or layer.
+    pub sheet: String,
+    /// Row an office sees in Excel, or 1-based feature index; `None` for a file-level issue.
+    pub row: Option<u32>,
+    /// Column letter or DBF field name.
+    pub column: Option<String>,
+    /// Field code (`geometry` for geometry problems).
+    pub field: Option<String>,
+    pub value: String,
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub message_zh: String,
+    pub message_en: String,
+    /// Primary-key value(s) of the record.
+    pub record_key: String,
+    /// The record's township, when it has a valid one.
+    pub unit: Option<String>,
+}
+
+/// A record that passed: typed values in schema field order.
+#[derive(Debug, Clone)]
+pub struct CleanRow {
+    pub file: u16,
+    pub row: u32,
+    pub values: Vec<Value>,
+    pub geometry: Option<Box<[u8]>>,
+    /// The record's township code.
+    pub unit: Option<String>,
+}
+
+/// The clean part of a table.
+#[derive(Debug, Clone)]
+pub struct CleanTable {
+    pub table: String,
+    pub fields: Vec<String>,
+    pub rows: Vec<CleanRow>,
+}
+
+/// Figures for one table, or one township of a table.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Counts {
+    pub records: u64,
+    pub indicators_checked: u64,
+    /// Indicators (record × field) with at least one error.
+    pub errors: u64,
+}
+
+impl Counts {
+    /// 差错率: wrong indicators ÷ checked indicators.
+    pub fn error_rate(&self) -> f64 {
+        if self.indicators_checked == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.indicators_checked as f64
+        }
+    }
+}
+
+/// Everything QC found in one table.
+#[derive(Debug, Clone)]
+pub struct TableResult {
+    pub table: String,
+    pub files: Vec<String>,
+    pub rows_read: u64,
+    pub rows_clean: u64,
+    pub rows_rejected: u64,
+    pub empty_rows_skipped: u64,
+    pub counts: Counts,
+    /// Per township code (`None`: no valid township).
+    pub by_unit: BTreeMap<Option<String>, Counts>,
+    pub issues: Vec<Issue>,
+    pub clean: CleanTable,
+    /// Cells repaired by coercion (full-width digits, numbers as text, serial dates, spaces).
+    pub repaired_cells: u64,
+}
+
+/// What the checks need beyond the table.
+pub struct Context<'a> {
+    pub registry: &'a Registry,
+    pub schemas: &'a SchemaSet,
+    pub reference_year: i32,
+    /// The run's region (a county code, or a prefecture or province code).
+    pub region_code: String,
+    /// Retired township codes → their successors.
+    pub stale: BTreeMap<String, String>,
+    /// The assessment units, once read; `None` while the units layer itself is checked.
+    pub units: Option<&'a UnitIndex>,
+}

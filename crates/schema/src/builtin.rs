@@ -1,0 +1,196 @@
+//! The shipped schemas, compiled in. A test checks this list against the files under `schemas/`.
+
+pub const TABLES: &[(&str, &str)] = &[
+    (
+        "czt_ggwhcs.toml",
+        include_str!("../../../schemas/tables/czt_ggwhcs.toml"),
+    ),
+    (
+        "czt_jysc.toml",
+        include_str!("../../../schemas/tables/czt_jysc.toml"),
+    ),
+    (
+        "czt_lyjq.toml",
+        include_str!("../../../schemas/tables/czt_lyjq.toml"),
+    ),
+    (
+        "czt_shfljg.toml",
+        include_str!("../../../schemas/tables/czt_shfljg.toml"),
+    ),
+    (
+        "czt_tycg.toml",
+        include_str!("../../../schemas/tables/czt_tycg.toml"),
+    ),
+    (
+        "czt_xjjd.toml",
+        include_str!("../../../schemas/tables/czt_xjjd.toml"),
+    ),
+    (
+        "czt_xx.toml",
+        include_str!("../../../schemas/tables/czt_xx.toml"),
+    ),
+    (
+        "czt_ylwsjg.toml",
+        include_str!("../../../schemas/tables/czt_ylwsjg.toml"),
+    ),
+    (
+        "czt_zjhdcs.toml",
+        include_str!("../../../schemas/tables/czt_zjhdcs.toml"),
+    ),
+    (
+        "dzzhyhd.toml",
+        include_str!("../../../schemas/tables/dzzhyhd.toml"),
+    ),
+    (
+        "fwjz.toml",
+        include_str!("../../../schemas/tables/fwjz.toml"),
+    ),
+    (
+        "hz_earthquake.toml",
+        include_str!("../../../schemas/tables/hz_earthquake.toml"),
+    ),
+    (
+        "hz_flood.toml",
+        include_str!("../../../schemas/tables/hz_flood.toml"),
+    ),
+    (
+        "hz_forest_fire.toml",
+        include_str!("../../../schemas/tables/hz_forest_fire.toml"),
+    ),
+    (
+        "hz_landslide.toml",
+        include_str!("../../../schemas/tables/hz_landslide.toml"),
+    ),
+    (
+        "xzjd_rkjj.toml",
+        include_str!("../../../schemas/tables/xzjd_rkjj.toml"),
+    ),
+    (
+        "xzqh_xz.toml",
+        include_str!("../../../schemas/tables/xzqh_xz.toml"),
+    ),
+    (
+        "zdyh_dxks.toml",
+        include_str!("../../../schemas/tables/zdyh_dxks.toml"),
+    ),
+    (
+        "zdyh_jyjqz.toml",
+        include_str!("../../../schemas/tables/zdyh_jyjqz.toml"),
+    ),
+    (
+        "zdyh_ltks.toml",
+        include_str!("../../../schemas/tables/zdyh_ltks.toml"),
+    ),
+    (
+        "zdyh_wkk.toml",
+        include_str!("../../../schemas/tables/zdyh_wkk.toml"),
+    ),
+    (
+        "zdyh_wxhxpqy.toml",
+        include_str!("../../../schemas/tables/zdyh_wxhxpqy.toml"),
+    ),
+    (
+        "zhjzzy_jc_sqzy.toml",
+        include_str!("../../../schemas/tables/zhjzzy_jc_sqzy.toml"),
+    ),
+    (
+        "zhjzzy_jc_xzzy.toml",
+        include_str!("../../../schemas/tables/zhjzzy_jc_xzzy.toml"),
+    ),
+    (
+        "zhjzzy_qysh_shzy.toml",
+        include_str!("../../../schemas/tables/zhjzzy_qysh_shzy.toml"),
+    ),
+    (
+        "zhjzzy_zf_jzwz.toml",
+        include_str!("../../../schemas/tables/zhjzzy_zf_jzwz.toml"),
+    ),
+    (
+        "zhjzzy_zf_xfdwzb.toml",
+        include_str!("../../../schemas/tables/zhjzzy_zf_xfdwzb.toml"),
+    ),
+    (
+        "zhjzzy_zf_yjblcs.toml",
+        include_str!("../../../schemas/tables/zhjzzy_zf_yjblcs.toml"),
+    ),
+    (
+        "zhjzzy_zf_zfzhglnl.toml",
+        include_str!("../../../schemas/tables/zhjzzy_zf_zfzhglnl.toml"),
+    ),
+    (
+        "zhjzzy_zf_zzjydw.toml",
+        include_str!("../../../schemas/tables/zhjzzy_zf_zzjydw.toml"),
+    ),
+];
+
+pub const CODES: &[(&str, &str)] = &[
+    (
+        "building_use.toml",
+        include_str!("../../../schemas/codes/building_use.toml"),
+    ),
+    (
+        "danger_level.toml",
+        include_str!("../../../schemas/codes/danger_level.toml"),
+    ),
+    (
+        "geohazard_type.toml",
+        include_str!("../../../schemas/codes/geohazard_type.toml"),
+    ),
+    (
+        "has_or_not.toml",
+        include_str!("../../../schemas/codes/has_or_not.toml"),
+    ),
+    (
+        "medical_major_type.toml",
+        include_str!("../../../schemas/codes/medical_major_type.toml"),
+    ),
+    (
+        "school_type.toml",
+        include_str!("../../../schemas/codes/school_type.toml"),
+    ),
+    (
+        "structure_type.toml",
+        include_str!("../../../schemas/codes/structure_type.toml"),
+    ),
+    (
+        "township_type.toml",
+        include_str!("../../../schemas/codes/township_type.toml"),
+    ),
+    (
+        "yes_no.toml",
+        include_str!("../../../schemas/codes/yes_no.toml"),
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    fn listed(dir: &str) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(dir),
+        )
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn every_shipped_schema_file_is_compiled_in() {
+        let tables: Vec<String> = super::TABLES.iter().map(|t| t.0.to_owned()).collect();
+        assert_eq!(
+            tables,
+            listed("schemas/tables"),
+            "update crates/schema/src/builtin.rs"
+        );
+        let codes: Vec<String> = super::CODES.iter().map(|t| t.0.to_owned()).collect();
+        assert_eq!(
+            codes,
+            listed("schemas/codes"),
+            "update crates/schema/src/builtin.rs"
+        );
+    }
+}

@@ -1,0 +1,391 @@
+#![doc = include_str!("../README.md")]
+
+pub mod gcj02;
+
+use geo::{BoundingRect, Contains, Coord, LineString, MultiPolygon, Point, Polygon};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, RTree};
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("malformed WKB at byte {offset}: {message}")]
+    Wkb { offset: usize, message: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+struct Cursor<'a> {
+    b: &'a [u8],
+    pos: usize,
+    little: bool,
+}
+
+impl Cursor<'_> {
+    fn err(&self, message: &str) -> Error {
+        Error::Wkb {
+            offset: self.pos,
+            message: message.to_owned(),
+        }
+    }
+    fn u8(&mut self) -> Result<u8> {
+        let v = *self.b.get(self.pos).ok_or_else(|| self.err("truncated"))?;
+        self.pos += 1;
+        Ok(v)
+    }
+    fn u32(&mut self) -> Result<u32> {
+        let s = self
+            .b
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| self.err("truncated"))?;
+        self.pos += 4;
+        let a = [s[0], s[1], s[2], s[3]];
+        Ok(if self.little {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        })
+    }
+    fn f64(&mut self) -> Result<f64> {
+        let s = self
+            .b
+            .get(self.pos..self.pos + 8)
+            .ok_or_else(|| self.err("truncated"))?;
+        self.pos += 8;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(s);
+        Ok(if self.little {
+            f64::from_le_bytes(a)
+        } else {
+            f64::from_be_bytes(a)
+        })
+    }
+    /// Reads a geometry header; returns (base type 1..7, has_z, has_m).
+    fn header(&mut self) -> Result<(u32, bool, bool)> {
+        self.little = self.u8()? == 1;
+        let t = self.u32()?;
+        // ISO (1000/2000/3000 offsets) and EWKB (high bits) dimension flags.
+        let (base, z, m) = if t & 0xE000_0000 != 0 {
+            (t & 0xFFFF, t & 0x8000_0000 != 0, t & 0x4000_0000 != 0)
+        } else {
+            (
+                t % 1000,
+                (t / 1000) % 2 == 1 || t / 1000 == 3,
+                t / 1000 >= 2,
+            )
+        };
+        if t & 0x2000_0000 != 0 {
+            self.u32()?; // SRID
+        }
+        Ok((base, z, m))
+    }
+    fn coord(&mut self, z: bool, m: bool) -> Result<Coord> {
+        let x = self.f64()?;
+        let y = self.f64()?;
+        if z {
+            self.f64()?;
+        }
+        if m {
+            self.f64()?;
+        }
+        Ok(Coord { x, y })
+    }
+    fn ring(&mut self, z: bool, m: bool) -> Result<LineString> {
+        let n = self.u32()? as usize;
+        if n > (self.b.len() - self.pos) / 16 {
+            return Err(self.err("ring longer than the data"));
+        }
+        (0..n)
+            .map(|_| self.coord(z, m))
+            .collect::<Result<Vec<_>>>()
+            .map(LineString::new)
+    }
+    fn polygon(&mut self, z: bool, m: bool) -> Result<Polygon> {
+        let n = self.u32()? as usize;
+        let mut rings = Vec::with_capacity(n.min(1024));
+        for _ in 0..n {
+            rings.push(self.ring(z, m)?);
+        }
+        let mut it = rings.into_iter();
+        let shell = it.next().unwrap_or_else(|| LineString::new(vec![]));
+        Ok(Polygon::new(shell, it.collect()))
+    }
+}
+
+/// A geometry the census uses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Geom {
+    Point(Point),
+    Polygon(MultiPolygon),
+    /// Anything else (lines, collections): kept as WKB, not analysed.
+    Other,
+}
+
+/// Parses WKB (little or big endian, ISO or EWKB dimension flags; Z and M dropped).
+pub fn parse_wkb(wkb: &[u8]) -> Result<Geom> {
+    let mut c = Cursor {
+        b: wkb,
+        pos: 0,
+        little: true,
+    };
+    let (t, z, m) = c.header()?;
+    match t {
+        1 => Ok(Geom::Point(Point(c.coord(z, m)?))),
+        3 => Ok(Geom::Polygon(MultiPolygon::new(vec![c.polygon(z, m)?]))),
+        6 => {
+            let n = c.u32()? as usize;
+            let mut polys = Vec::with_capacity(n.min(1024));
+            for _ in 0..n {
+                let (t2, z2, m2) = c.header()?;
+                if t2 != 3 {
+                    return Err(c.err("a multipolygon member is not a polygon"));
+                }
+                polys.push(c.polygon(z2, m2)?);
+            }
+            Ok(Geom::Polygon(MultiPolygon::new(polys)))
+        }
+        2..=7 => Ok(Geom::Other),
+        _ => Err(c.err("unknown geometry type")),
+    }
+}
+
+/// Whether a geometry is empty (no coordinates).
+pub fn is_empty(g: &Geom) -> bool {
+    match g {
+        Geom::Point(p) => p.x().is_nan() || p.y().is_nan(),
+        Geom::Polygon(mp) => mp.0.iter().all(|p| p.exterior().0.is_empty()),
+        Geom::Other => false,
+    }
+}
+
+/// OGC validity through GEOS (GDAL); `None` if GDAL cannot parse the WKB.
+pub fn is_valid_wkb(wkb: &[u8]) -> Option<bool> {
+    quiet_gdal();
+    gdal::vector::Geometry::from_wkb(wkb)
+        .ok()
+        .map(|g| g.is_valid())
+}
+
+/// Sends GDAL's own messages (e.g. GEOS validity notes) to the log instead of raw stderr.
+pub fn quiet_gdal() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        gdal::config::set_error_handler(|class, number, message| {
+            tracing::debug!(target: "gdal", ?class, number, "{message}");
+        });
+    });
+}
+
+/// Assessment units (townships by default) indexed for point lookups.
+pub struct UnitIndex {
+    codes: Vec<String>,
+    shapes: Vec<MultiPolygon>,
+    tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
+}
+
+impl UnitIndex {
+    /// Builds the index from (code, polygon WKB); units whose geometry is not a polygon are skipped.
+    pub fn new(units: impl IntoIterator<Item = (String, MultiPolygon)>) -> UnitIndex {
+        let mut codes = Vec::new();
+        let mut shapes = Vec::new();
+        let mut boxes = Vec::new();
+        for (code, mp) in units {
+            if let Some(r) = mp.bounding_rect() {
+                boxes.push(GeomWithData::new(
+                    Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+                    codes.len(),
+                ));
+                codes.push(code);
+                shapes.push(mp);
+            }
+        }
+        UnitIndex {
+            codes,
+            shapes,
+            tree: RTree::bulk_load(boxes),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    /// The code of the unit containing the point (the lowest index if units overlap).
+    pub fn locate(&self, lon: f64, lat: f64) -> Option<&str> {
+        if !lon.is_finite() || !lat.is_finite() {
+            return None;
+        }
+        let p = Point::new(lon, lat);
+        self.tree
+            .locate_all_at_point(&[lon, lat])
+            .map(|g| g.data)
+            .filter(|&k| self.shapes[k].contains(&p))
+            .min()
+            .map(|k| self.codes[k].as_str())
+    }
+
+    pub fn contains_code(&self, code: &str) -> bool {
+        self.codes.iter().any(|c| c == code)
+    }
+
+    /// The bounding box of all units: (min lon, min lat, max lon, max lat).
+    pub fn extent(&self) -> Option<(f64, f64, f64, f64)> {
+        let e: AABB<[f64; 2]> = self.tree.root().envelope();
+        if self.is_empty() {
+            None
+        } else {
+            Some((e.lower()[0], e.lower()[1], e.upper()[0], e.upper()[1]))
+        }
+    }
+
+    pub fn shapes(&self) -> impl Iterator<Item = (&str, &MultiPolygon)> {
+        self.codes
+            .iter()
+            .map(String::as_str)
+            .zip(self.shapes.iter())
+    }
+}
+
+/// A problem of a boundary layer as a whole.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BoundaryProblem {
+    /// Two units overlap by this area (square degrees).
+    Overlap { a: String, b: String, area: f64 },
+    /// A hole inside the layer's outline that no unit covers, with a point inside it.
+    Gap { at: (f64, f64), area: f64 },
+}
+
+/// Overlaps between units and gaps inside the layer's outline, computed with GEOS through GDAL.
+/// Slivers below `tolerance` square degrees are ignored.
+pub fn boundary_problems(units: &[(String, Vec<u8>)], tolerance: f64) -> Vec<BoundaryProblem> {
+    quiet_gdal();
+    let geoms: Vec<(String, gdal::vector::Geometry)> = units
+        .iter()
+        .filter_map(|(c, w)| {
+            gdal::vector::Geometry::from_wkb(w)
+                .ok()
+                .filter(|g| g.is_valid())
+                .map(|g| (c.clone(), g))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (i, (ca, ga)) in geoms.iter().enumerate() {
+        let ea = ga.envelope();
+        for (cb, gb) in geoms.iter().skip(i + 1) {
+            let eb = gb.envelope();
+            if ea.MaxX < eb.MinX || eb.MaxX < ea.MinX || ea.MaxY < eb.MinY || eb.MaxY < ea.MinY {
+                continue;
+            }
+            if let Some(x) = ga.intersection(gb) {
+                let area = x.area();
+                if area > tolerance {
+                    out.push(BoundaryProblem::Overlap {
+                        a: ca.clone(),
+                        b: cb.clone(),
+                        area,
+                    });
+                }
+            }
+        }
+    }
+    let mut union: Option<gdal::vector::Geometry> = None;
+    for (_, g) in &geoms {
+        union = match union {
+            None => Some(g.clone()),
+            Some(u) => u.union(g).or(Some(u)),
+        };
+    }
+    if let Some(u) = union
+        && let Ok(wkb) = u.wkb()
+        && let Ok(Geom::Polygon(mp)) = parse_wkb(&wkb)
+    {
+        for poly in &mp.0 {
+            for hole in poly.interiors() {
+                let hp = Polygon::new(hole.clone(), vec![]);
+                let area = geo::Area::unsigned_area(&hp);
+                if area > tolerance {
+                    let at = geo::InteriorPoint::interior_point(&hp)
+                        .map(|p| (p.x(), p.y()))
+                        .unwrap_or((f64::NAN, f64::NAN));
+                    out.push(BoundaryProblem::Gap { at, area });
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn square_wkb(x0: f64, y0: f64, s: f64) -> Vec<u8> {
+        let ring = [
+            (x0, y0),
+            (x0 + s, y0),
+            (x0 + s, y0 + s),
+            (x0, y0 + s),
+            (x0, y0),
+        ];
+        let mut w = vec![1];
+        w.extend_from_slice(&3u32.to_le_bytes());
+        w.extend_from_slice(&1u32.to_le_bytes());
+        w.extend_from_slice(&(ring.len() as u32).to_le_bytes());
+        for (x, y) in ring {
+            w.extend_from_slice(&f64::to_le_bytes(x));
+            w.extend_from_slice(&f64::to_le_bytes(y));
+        }
+        w
+    }
+
+    #[test]
+    fn parses_and_locates() {
+        let a = parse_wkb(&square_wkb(0.0, 0.0, 1.0)).unwrap();
+        let b = parse_wkb(&square_wkb(1.0, 0.0, 1.0)).unwrap();
+        let (Geom::Polygon(a), Geom::Polygon(b)) = (a, b) else {
+            panic!()
+        };
+        let idx = UnitIndex::new([("A".to_owned(), a), ("B".to_owned(), b)]);
+        assert_eq!(idx.locate(0.5, 0.5), Some("A"));
+        assert_eq!(idx.locate(1.5, 0.5), Some("B"));
+        assert_eq!(idx.locate(2.5, 0.5), None);
+        assert!(parse_wkb(&[1, 3, 0]).is_err());
+    }
+
+    #[test]
+    fn finds_gaps_and_overlaps() {
+        let units = vec![
+            ("A".to_owned(), square_wkb(0.0, 0.0, 1.0)),
+            ("B".to_owned(), square_wkb(0.9, 0.0, 1.0)),
+        ];
+        let p = boundary_problems(&units, 1e-9);
+        assert!(
+            matches!(&p[0], BoundaryProblem::Overlap { a, b, .. } if a == "A" && b == "B"),
+            "{p:?}"
+        );
+        // A ring of four squares around an empty middle.
+        let ring = vec![
+            ("N".to_owned(), square_wkb(0.0, 2.0, 3.0)),
+            ("S".to_owned(), square_wkb(0.0, -1.0, 1.0)),
+        ];
+        let _ = ring;
+        let units = vec![
+            ("a".to_owned(), square_wkb(0.0, 0.0, 1.0)),
+            ("b".to_owned(), square_wkb(1.0, 0.0, 1.0)),
+            ("c".to_owned(), square_wkb(2.0, 0.0, 1.0)),
+            ("d".to_owned(), square_wkb(0.0, 1.0, 1.0)),
+            ("e".to_owned(), square_wkb(2.0, 1.0, 1.0)),
+            ("f".to_owned(), square_wkb(0.0, 2.0, 1.0)),
+            ("g".to_owned(), square_wkb(1.0, 2.0, 1.0)),
+            ("h".to_owned(), square_wkb(2.0, 2.0, 1.0)),
+        ];
+        let p = boundary_problems(&units, 1e-9);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(matches!(p[0], BoundaryProblem::Gap { area, .. } if (area - 1.0).abs() < 1e-9));
+    }
+}
