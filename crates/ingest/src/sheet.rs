@@ -268,6 +268,23 @@ pub(crate) fn read_csv(
         .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
+    // Line numbers from byte offsets: the csv crate's own line count skips blank lines, and an office
+    // counts them.
+    let newlines: Vec<usize> = text
+        .bytes()
+        .enumerate()
+        .filter(|&(_, b)| b == b'\n')
+        .map(|(k, _)| k)
+        .collect();
+    let bytes = text.as_bytes();
+    let line_at = |byte: u64| {
+        // A record's position can point at the blank lines skipped before it.
+        let mut b = byte as usize;
+        while b < bytes.len() && matches!(bytes[b], b'\r' | b'\n') {
+            b += 1;
+        }
+        newlines.partition_point(|&n| n < b) as u32 + 1
+    };
     let mut all: Vec<(u32, Vec<RawCell>)> = Vec::new();
     for rec in reader.records() {
         let rec = rec.map_err(|e| Error::Csv {
@@ -277,7 +294,7 @@ pub(crate) fn read_csv(
         })?;
         let line = rec
             .position()
-            .map(|p| p.line() as u32)
+            .map(|p| line_at(p.byte()))
             .unwrap_or(all.len() as u32 + 1);
         all.push((
             line,

@@ -13,6 +13,9 @@ use crate::{
     Error, FileNote, Input, RawCell, RawRow, Result, SourceFile, VectorOptions, extension,
 };
 
+/// Marks an attribute column replaced by the geometry (a point layer's longitude and latitude).
+const SUPERSEDED: usize = usize::MAX;
+
 /// Finds a sibling file with another extension, in either case (`.DBF` or `.dbf`).
 fn sibling(path: &Path, ext: &str) -> Option<PathBuf> {
     [ext.to_ascii_lowercase(), ext.to_ascii_uppercase()]
@@ -232,9 +235,27 @@ pub(crate) fn read_vector(
     let mut field_columns: Vec<Option<String>> = vec![None; schema.fields.len()];
     let mut field_of_col: Vec<Option<usize>> = Vec::with_capacity(field_names.len());
     let mut extra_columns = Vec::new();
+    // Point layers carry longitude and latitude in their geometry, which wins over any attribute
+    // copy of them.
+    let point_fields: Option<(usize, usize)> = schema.rules.iter().find_map(|r| match r {
+        Rule::PointInUnit { lon, lat, .. } => {
+            Some((schema.field_index(lon)?, schema.field_index(lat)?))
+        }
+        _ => None,
+    });
+    let point_layer = layer.defn().geom_fields().next().is_some_and(|g| {
+        gdal::vector::geometry_type_flatten(g.field_type())
+            == gdal::vector::OGRwkbGeometryType::wkbPoint
+    });
     for name in &field_names {
         let k = lookup.lookup(name).filter(|&k| field_columns[k].is_none());
+        let superseded =
+            point_layer && point_fields.is_some_and(|(a, b)| k == Some(a) || k == Some(b));
         match k {
+            Some(_) if superseded => {
+                field_of_col.push(Some(SUPERSEDED));
+                continue;
+            }
             Some(k) => field_columns[k] = Some(name.clone()),
             None => {
                 extra_columns.push((name.clone(), name.clone()));
@@ -253,15 +274,9 @@ pub(crate) fn read_vector(
         }
         field_of_col.push(k);
     }
-    // Point layers carry longitude and latitude in their geometry.
-    let point_fields: Option<(usize, usize)> = schema.rules.iter().find_map(|r| match r {
-        Rule::PointInUnit { lon, lat, .. } => {
-            Some((schema.field_index(lon)?, schema.field_index(lat)?))
-        }
-        _ => None,
+    let fill_point = point_fields.filter(|(a, b)| {
+        point_layer || (field_columns[*a].is_none() && field_columns[*b].is_none())
     });
-    let fill_point =
-        point_fields.filter(|(a, b)| field_columns[*a].is_none() && field_columns[*b].is_none());
     if let Some((a, b)) = fill_point {
         field_columns[a] = Some("geometry".into());
         field_columns[b] = Some("geometry".into());
@@ -302,6 +317,7 @@ pub(crate) fn read_vector(
                 Err(e) => RawCell::Error(e.to_string().into()),
             };
             match target_field {
+                Some(SUPERSEDED) => {}
                 Some(t) => cells[*t] = v,
                 None => extra.push(v),
             }

@@ -158,6 +158,10 @@ pub fn check_table(raw: RawTable, schema: &TableSchema, ctx: &Context<'_>) -> Ta
         for f in &o.findings {
             let (column, field) = match (f.geometry, f.field) {
                 (true, _) => (None, Some("geometry".to_owned())),
+                // Coordinates a point layer carries in its geometry are reported on the geometry.
+                (false, Some(k)) if source.field_columns[k].as_deref() == Some("geometry") => {
+                    (None, Some("geometry".to_owned()))
+                }
                 (false, Some(k)) => (
                     source.field_columns[k].clone(),
                     Some(schema.fields[k].code.clone()),

@@ -85,7 +85,7 @@ pub fn summarize(
         for i in &r.issues {
             *by_rule.entry(i.rule.to_owned()).or_default() += 1;
         }
-        let rate = r.counts.error_rate();
+        let rate = round_rate(r.counts.error_rate());
         tables.push(TableSummary {
             table: r.table.clone(),
             name_zh: schemas
@@ -111,7 +111,7 @@ pub fn summarize(
         });
         for (unit, c) in &r.by_unit {
             let code = unit.clone().unwrap_or_default();
-            let rate = c.error_rate();
+            let rate = round_rate(c.error_rate());
             townships.push(TownshipSummary {
                 table: r.table.clone(),
                 township_name: if code.is_empty() {
@@ -395,4 +395,9 @@ fn write_xlsx(path: &Path, summary: &Summary, results: &[TableResult]) -> Result
     }
     debug_assert_eq!(n, total);
     wb.save(path).map_err(e)
+}
+
+/// Error rates to ten decimals: the same number in JSON, CSV and the workbook, to the last digit.
+fn round_rate(r: f64) -> f64 {
+    (r * 1e10).round() / 1e10
 }

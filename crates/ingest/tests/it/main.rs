@@ -1,0 +1,365 @@
+//! Readers on the files offices really send, and on broken ones: each broken file is one clear error
+//! that names it.
+
+use std::path::{Path, PathBuf};
+
+use riskcensus_ingest::{Error, Input, RawCell, VectorOptions, read_table};
+use riskcensus_schema::{SchemaSet, TableSchema};
+use riskcensus_synth::{BuildingGeometry, Options};
+use rust_xlsxwriter::Workbook;
+
+fn schemas() -> SchemaSet {
+    SchemaSet::builtin().unwrap()
+}
+
+fn input(path: &Path) -> Input {
+    Input {
+        path: path.to_owned(),
+        display: path.display().to_string(),
+        ..Default::default()
+    }
+}
+
+const OPTS: VectorOptions = VectorOptions { reproject: false };
+
+fn read(schema: &TableSchema, path: &Path) -> Result<riskcensus_ingest::RawTable, Error> {
+    read_table(schema, &[input(path)], OPTS)
+}
+
+fn county(dir: &Path) -> PathBuf {
+    let mut o = Options::new("530402", dir);
+    o.buildings = 1_000;
+    o.building_geometry = BuildingGeometry::Point;
+    riskcensus_synth::generate(&o, &mut |_| {}).unwrap();
+    dir.to_owned()
+}
+
+fn text(c: &RawCell) -> String {
+    c.display()
+}
+
+#[test]
+fn generated_workbook_is_read_under_its_title_rows() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = county(d.path());
+    let s = schemas();
+    let t = read(s.table("fwjz").unwrap(), &dir.join("fwjz.xlsx")).unwrap();
+    assert_eq!(t.rows.len(), 1_000);
+    assert_eq!(t.files[0].header_row, Some(4));
+    assert_eq!(t.rows[0].row, 5, "first data row is Excel row 5");
+    assert_eq!(t.files[0].field_columns[0].as_deref(), Some("A"));
+    assert!(t.files[0].notes.is_empty(), "{:?}", t.files[0].notes);
+}
+
+#[test]
+fn point_shapefile_fills_coordinates_from_geometry() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = county(d.path());
+    let s = schemas();
+    let t = read(s.table("fwjz").unwrap(), &dir.join("fwjz.shp")).unwrap();
+    assert_eq!(t.rows.len(), 1_000);
+    assert_eq!(t.rows[0].row, 1);
+    let schema = s.table("fwjz").unwrap();
+    let lon = schema.field_index("lon").unwrap();
+    assert!(matches!(t.rows[0].cells[lon], RawCell::Number(v) if v > 100.0));
+    assert!(t.rows[0].geometry.is_some());
+}
+
+#[test]
+fn truncated_xlsx_is_a_clear_error() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = county(d.path());
+    let bytes = std::fs::read(dir.join("czt_xx.xlsx")).unwrap();
+    let p = d.path().join("broken.xlsx");
+    std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    let e = read(schemas().table("czt_xx").unwrap(), &p).unwrap_err();
+    assert!(matches!(e, Error::Spreadsheet { .. }), "{e}");
+    assert!(e.to_string().contains("broken.xlsx"), "{e}");
+}
+
+#[test]
+fn not_a_spreadsheet_and_empty_file_are_clear_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("notes.xlsx");
+    std::fs::write(&p, "这不是表格").unwrap();
+    let e = read(schemas().table("czt_xx").unwrap(), &p).unwrap_err();
+    assert!(
+        matches!(e, Error::Spreadsheet { .. }) && e.to_string().contains("notes.xlsx"),
+        "{e}"
+    );
+    let p = d.path().join("empty.csv");
+    std::fs::write(&p, "").unwrap();
+    let e = read(schemas().table("czt_xx").unwrap(), &p).unwrap_err();
+    assert!(matches!(e, Error::EmptyFile { .. }), "{e}");
+}
+
+#[test]
+fn csv_with_a_binary_blob_is_a_clear_error() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("blob.csv");
+    let mut bytes = "房屋编号,乡镇（街道）代码\n530402000000001,530402001\n"
+        .as_bytes()
+        .to_vec();
+    bytes.extend_from_slice(&[0x50, 0x4B, 0x03, 0x04, 0x00, 0x00, 0xFF, 0x10]);
+    std::fs::write(&p, &bytes).unwrap();
+    let e = read(schemas().table("fwjz").unwrap(), &p).unwrap_err();
+    assert!(matches!(e, Error::Binary { .. }), "{e}");
+    assert!(e.to_string().contains("blob.csv"), "{e}");
+}
+
+#[test]
+fn shapefile_without_dbf_is_a_clear_error() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = county(d.path());
+    std::fs::remove_file(dir.join("xzqh_xz.dbf")).unwrap();
+    let e = read(
+        schemas().table("xzqh_xz").unwrap(),
+        &dir.join("xzqh_xz.shp"),
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::ShapefilePart { .. }), "{e}");
+    assert!(
+        e.to_string().contains(".dbf") && e.to_string().contains("xzqh_xz.shp"),
+        "{e}"
+    );
+}
+
+#[test]
+fn gbk_dbf_without_cpg_is_detected_and_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = county(d.path());
+    std::fs::remove_file(dir.join("xzqh_xz.cpg")).unwrap();
+    let t = read(
+        schemas().table("xzqh_xz").unwrap(),
+        &dir.join("xzqh_xz.shp"),
+    )
+    .unwrap();
+    let note = &t.files[0].notes;
+    assert!(
+        note.iter()
+            .any(|n| n.rule == "encoding_detected" && n.value == "CP936"),
+        "{note:?}"
+    );
+    let names: Vec<String> = t.rows.iter().map(|r| text(&r.cells[1])).collect();
+    let expected: Vec<String> = riskcensus_schema::Registry::nbs2023()
+        .townships_of("530402")
+        .iter()
+        .map(|d| d.name.clone())
+        .collect();
+    assert_eq!(names, expected, "names must decode from GBK exactly");
+}
+
+#[test]
+fn wgs84_is_accepted_with_a_warning_and_other_crs_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = county(d.path());
+    std::fs::write(dir.join("xzqh_xz.prj"), r#"GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]"#).unwrap();
+    let t = read(
+        schemas().table("xzqh_xz").unwrap(),
+        &dir.join("xzqh_xz.shp"),
+    )
+    .unwrap();
+    assert!(
+        t.files[0].notes.iter().any(|n| n.rule == "crs_wgs84"),
+        "{:?}",
+        t.files[0].notes
+    );
+    // A projected CRS (CGCS2000 / 3-degree Gauss-Kruger CM 102E, EPSG:4543).
+    let wkt = gdal::spatial_ref::SpatialRef::from_epsg(4543)
+        .unwrap()
+        .to_wkt()
+        .unwrap();
+    std::fs::write(dir.join("xzqh_xz.prj"), wkt).unwrap();
+    let e = read(
+        schemas().table("xzqh_xz").unwrap(),
+        &dir.join("xzqh_xz.shp"),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::Crs { .. }) && e.to_string().contains("4543"),
+        "{e}"
+    );
+}
+
+fn workbook(path: &Path, rows: &[Vec<&str>]) {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            if !v.is_empty() {
+                ws.write_string(r as u32, c as u16, *v).unwrap();
+            }
+        }
+    }
+    wb.save(path).unwrap();
+}
+
+#[test]
+fn empty_sheet_is_a_clear_error() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("empty.xlsx");
+    let mut wb = Workbook::new();
+    wb.add_worksheet().set_name("学校").unwrap();
+    wb.save(&p).unwrap();
+    let e = read(schemas().table("czt_xx").unwrap(), &p).unwrap_err();
+    assert!(matches!(e, Error::EmptySheet { .. }), "{e}");
+    assert!(
+        e.to_string().contains("empty.xlsx") && e.to_string().contains("学校"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_required_columns_are_one_error_naming_them_all() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("fw.xlsx");
+    workbook(
+        &p,
+        &[
+            vec![
+                "房屋编号",
+                "乡镇（街道）代码",
+                "村（社区）代码",
+                "经度",
+                "纬度",
+                "建筑面积",
+                "建成年份",
+                "房屋用途",
+            ],
+            vec![
+                "530402000000001",
+                "530402001",
+                "530402001001",
+                "102.5",
+                "24.3",
+                "100",
+                "2000",
+                "农村住宅",
+            ],
+        ],
+    );
+    let e = read(schemas().table("fwjz").unwrap(), &p).unwrap_err();
+    let m = e.to_string();
+    assert!(matches!(e, Error::MissingColumns { .. }), "{m}");
+    assert!(
+        m.contains("结构类型(jglx)")
+            && m.contains("地上层数(dscs)")
+            && m.contains("fw.xlsx")
+            && m.contains("row 1"),
+        "{m}"
+    );
+}
+
+#[test]
+fn two_row_headers_aliases_full_width_and_unknown_columns() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("fw.xlsx");
+    workbook(
+        &p,
+        &[
+            vec!["某县房屋建筑调查表"],
+            vec![
+                "基本信息",
+                "",
+                "",
+                "位置",
+                "",
+                "建筑信息",
+                "层数",
+                "",
+                "",
+                "",
+                "",
+                "备注",
+            ],
+            // Row 3: lower header; 层数 sits in the upper row of a vertically merged cell.
+            vec![
+                "编号",
+                "乡镇代码",
+                "村代码",
+                "ＬＯＮ",
+                "纬 度",
+                "结构类型",
+                "",
+                "建筑面积（平方米）",
+                "建成年份",
+                "房屋用途",
+                "调查员",
+                "",
+            ],
+            vec![
+                "530402000000001",
+                "530402001",
+                "530402001001",
+                "102.5",
+                "24.3",
+                "砖混结构",
+                "3",
+                "100",
+                "2000",
+                "农村住宅",
+                "张三",
+                "无",
+            ],
+        ],
+    );
+    let s = schemas();
+    let schema = s.table("fwjz").unwrap();
+    let t = read(schema, &p).unwrap();
+    let f = &t.files[0];
+    assert_eq!(f.header_row, Some(3));
+    assert_eq!(
+        f.field_columns[schema.field_index("dscs").unwrap()].as_deref(),
+        Some("G")
+    );
+    assert_eq!(
+        f.field_columns[schema.field_index("lon").unwrap()].as_deref(),
+        Some("D")
+    );
+    assert_eq!(
+        f.field_columns[schema.field_index("lat").unwrap()].as_deref(),
+        Some("E")
+    );
+    assert_eq!(
+        f.extra_columns,
+        vec![
+            ("调查员".to_owned(), "K".to_owned()),
+            ("备注".to_owned(), "L".to_owned())
+        ]
+    );
+    assert_eq!(
+        f.notes
+            .iter()
+            .filter(|n| n.rule == "unknown_column")
+            .count(),
+        2
+    );
+    assert_eq!(t.rows.len(), 1);
+    assert_eq!(t.rows[0].row, 4);
+    assert_eq!(text(&t.rows[0].extra[0]), "张三");
+}
+
+#[test]
+fn gbk_csv_with_title_rows() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("fw.csv");
+    let text = "某县房屋建筑调查表,,,,,,,,,\n房屋编号,乡镇（街道）代码,村（社区）代码,经度,纬度,结构类型,地上层数,建筑面积（平方米）,建成年份,房屋用途\n530402000000001,530402001,530402001001,102.5,24.3,砖混结构,３,100,2000,农村住宅\n\n530402000000002,530402001,530402001001,102.5,24.3,砖混结构,2,80,1999,农村住宅\n";
+    let (gbk, _, _) = encoding_rs::GBK.encode(text);
+    std::fs::write(&p, &gbk).unwrap();
+    let t = read(schemas().table("fwjz").unwrap(), &p).unwrap();
+    assert_eq!(t.files[0].encoding.as_deref(), Some("GBK"));
+    assert_eq!(t.files[0].header_row, Some(2));
+    assert_eq!(t.rows.len(), 2);
+    // The blank line is not a record, and row numbers stay the lines an office sees.
+    assert_eq!((t.rows[0].row, t.rows[1].row), (3, 5));
+    let s = schemas();
+    let schema = s.table("fwjz").unwrap();
+    assert_eq!(
+        t.rows[0].cells[schema.field_index("jglx").unwrap()].display(),
+        "砖混结构"
+    );
+    assert_eq!(
+        t.rows[0].cells[schema.field_index("dscs").unwrap()].display(),
+        "３"
+    );
+}

@@ -1,0 +1,320 @@
+//! Ingest and QC on whole generated counties: QC finds exactly the injected defects, loses no row,
+//! and reports the same figures in every output, whatever the thread count.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use calamine::{Data, Reader, open_workbook_auto};
+use riskcensus_pipeline::{Run, validate};
+use riskcensus_synth::{BuildingGeometry, Options};
+
+fn generate(dir: &Path, buildings: u64, geometry: BuildingGeometry) -> riskcensus_synth::Summary {
+    let mut o = Options::new("530402", dir);
+    o.buildings = buildings;
+    o.seed = 7;
+    o.building_geometry = geometry;
+    riskcensus_synth::generate(&o, &mut |_| {}).unwrap()
+}
+
+type Key = (String, String, String, String); // (file, row, field, rule or defect)
+
+fn truth(dir: &Path, files: &BTreeSet<String>) -> BTreeSet<Key> {
+    let mut r = csv::Reader::from_path(dir.join("ground_truth.csv")).unwrap();
+    r.records()
+        .map(|x| x.unwrap())
+        .filter(|x| &x[5] == "issue" && files.contains(&x[4]))
+        .map(|x| {
+            (
+                x[4].to_owned(),
+                x[1].to_owned(),
+                x[2].to_owned(),
+                x[3].to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn found(qc: &Path) -> BTreeSet<Key> {
+    let mut r = csv::Reader::from_path(qc.join("issues.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (f, row, field, rule) = (
+        col("source_file"),
+        col("source_row"),
+        col("field"),
+        col("rule"),
+    );
+    r.records()
+        .map(|x| x.unwrap())
+        .map(|x| {
+            (
+                x[f].rsplit('/').next().unwrap().to_owned(),
+                x[row].to_owned(),
+                x[field].to_owned(),
+                x[rule].to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn files_of(run: &Run) -> BTreeSet<String> {
+    run.inputs
+        .iter()
+        .chain([&run.units])
+        .map(|i| i.path.clone())
+        .collect()
+}
+
+/// Recall 100% and precision 100% against the generator's ground truth, with field and rule.
+#[test]
+fn qc_reports_exactly_the_injected_defects_at_2k() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 2_000, BuildingGeometry::None);
+    let run = Run::load(&d.path().join("pipeline.toml"), Some(&d.path().join("out"))).unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    let expected = truth(d.path(), &files_of(&run));
+    let got = found(&run.out_dir.join("qc"));
+    let missed: Vec<_> = expected.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&expected).collect();
+    assert!(
+        missed.is_empty(),
+        "QC missed {} defects: {missed:?}",
+        missed.len()
+    );
+    assert!(
+        extra.is_empty(),
+        "QC reported {} issues on clean rows: {extra:?}",
+        extra.len()
+    );
+    assert!(expected.len() > 50, "{}", expected.len());
+    let rules: BTreeSet<&str> = expected.iter().map(|k| k.3.as_str()).collect();
+    for r in [
+        "missing_required",
+        "unknown_township_code",
+        "stale_township_code",
+        "village_prefix_mismatch",
+        "swapped_lon_lat",
+        "point_outside_township",
+        "gcj02_offset",
+        "duplicate_id",
+        "out_of_range",
+        "invalid_polygon",
+    ] {
+        assert!(
+            rules.contains(r),
+            "no {r} in this county's truth: {rules:?}"
+        );
+    }
+    assert!(v.summary.passed);
+}
+
+/// The same buildings from a point shapefile: the vector path finds the same defects.
+#[test]
+fn qc_on_the_point_shapefile_matches_its_ground_truth() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 1_500, BuildingGeometry::Point);
+    let text = std::fs::read_to_string(d.path().join("pipeline.toml"))
+        .unwrap()
+        .replace("path = \"fwjz.xlsx\"", "path = \"fwjz.shp\"");
+    std::fs::write(d.path().join("vector.toml"), text).unwrap();
+    let run = Run::load(&d.path().join("vector.toml"), Some(&d.path().join("out"))).unwrap();
+    validate(&run, &mut |_, _, _| {}).unwrap();
+    let only = |s: BTreeSet<Key>| {
+        s.into_iter()
+            .filter(|k| k.0 == "fwjz.shp")
+            .collect::<BTreeSet<_>>()
+    };
+    let expected = only(truth(d.path(), &files_of(&run)));
+    let got = only(found(&run.out_dir.join("qc")));
+    assert!(!expected.is_empty());
+    assert_eq!(got, expected);
+}
+
+/// Nothing lost: for every table, rows read = clean + rejected = the records the generator wrote;
+/// and on the committed demo fixture too.
+#[test]
+fn rows_read_equal_clean_plus_rejected_for_every_table() {
+    let d = tempfile::tempdir().unwrap();
+    let gen_summary = generate(d.path(), 2_000, BuildingGeometry::None);
+    let run = Run::load(&d.path().join("pipeline.toml"), Some(&d.path().join("out"))).unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    assert_eq!(v.summary.tables.len(), gen_summary.tables.len());
+    for t in &v.summary.tables {
+        assert_eq!(t.rows_read, t.rows_clean + t.rows_rejected, "{}", t.table);
+        let written = gen_summary
+            .tables
+            .iter()
+            .find(|g| g.0 == t.table)
+            .unwrap()
+            .2;
+        assert_eq!(
+            t.rows_read, written,
+            "{}: read {} of {written} records",
+            t.table, t.rows_read
+        );
+    }
+    let result_rows: u64 = v.results.iter().map(|r| r.clean.rows.len() as u64).sum();
+    assert_eq!(
+        result_rows,
+        v.summary.tables.iter().map(|t| t.rows_clean).sum::<u64>()
+    );
+
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/demo.toml");
+    let out = tempfile::tempdir().unwrap();
+    let run = Run::load(&demo, Some(out.path())).unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    for t in &v.summary.tables {
+        assert_eq!(
+            t.rows_read,
+            t.rows_clean + t.rows_rejected,
+            "demo {}",
+            t.table
+        );
+        assert!(t.rows_read > 0, "demo {}", t.table);
+    }
+}
+
+fn num(c: &Data) -> f64 {
+    match c {
+        Data::Float(v) => *v,
+        Data::Int(v) => *v as f64,
+        other => panic!("not a number: {other:?}"),
+    }
+}
+
+/// The workbook reviewers open says what summary.json says.
+#[test]
+fn report_xlsx_figures_equal_summary_json() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 1_000, BuildingGeometry::None);
+    let run = Run::load(&d.path().join("pipeline.toml"), Some(&d.path().join("out"))).unwrap();
+    validate(&run, &mut |_, _, _| {}).unwrap();
+    let qc = run.out_dir.join("qc");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(qc.join("summary.json")).unwrap()).unwrap();
+    let tables = json["tables"].as_array().unwrap();
+    let mut wb = open_workbook_auto(qc.join("report.xlsx")).unwrap();
+    assert_eq!(wb.sheet_names(), vec!["汇总", "乡镇", "问题清单"]);
+    let sheet = wb.worksheet_range("汇总").unwrap();
+    let rows: Vec<&[Data]> = sheet.rows().skip(4).collect();
+    assert_eq!(rows.len(), tables.len());
+    for (row, t) in rows.iter().zip(tables) {
+        assert_eq!(row[0].to_string(), t["table"].as_str().unwrap());
+        for (c, key) in [
+            (3, "rows_read"),
+            (4, "rows_clean"),
+            (5, "rows_rejected"),
+            (6, "issues"),
+            (8, "indicators_checked"),
+            (9, "errors"),
+        ] {
+            assert_eq!(
+                num(&row[c]),
+                t[key].as_f64().unwrap(),
+                "{} {key}",
+                t["table"]
+            );
+        }
+        assert_eq!(num(&row[10]), t["error_rate"].as_f64().unwrap());
+        assert_eq!(
+            row[11] == "通过",
+            t["passed"].as_bool().unwrap()
+        );
+    }
+    let towns = wb.worksheet_range("乡镇").unwrap();
+    assert_eq!(
+        towns.rows().count() - 1,
+        json["townships"].as_array().unwrap().len()
+    );
+    let issues = wb.worksheet_range("问题清单").unwrap();
+    let total: u64 = tables.iter().map(|t| t["issues"].as_u64().unwrap()).sum();
+    assert_eq!(issues.rows().count() as u64 - 1, total);
+    let csv_rows = csv::Reader::from_path(qc.join("issues.csv"))
+        .unwrap()
+        .records()
+        .count() as u64;
+    assert_eq!(csv_rows, total);
+    for key in ["tables", "passed"] {
+        assert!(json.get(key).is_some());
+    }
+    for key in [
+        "table",
+        "rows_read",
+        "rows_clean",
+        "rows_rejected",
+        "issues",
+        "indicators_checked",
+        "errors",
+        "error_rate",
+        "passed",
+    ] {
+        assert!(
+            tables[0].get(key).is_some(),
+            "summary.json tables[] lacks {key}"
+        );
+    }
+}
+
+/// One thread or two: byte-identical QC outputs.
+#[test]
+fn qc_outputs_do_not_depend_on_the_thread_count() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 2_000, BuildingGeometry::None);
+    let mut outs = Vec::new();
+    for threads in [1, 2, 4] {
+        let out = d.path().join(format!("out{threads}"));
+        let run = Run::load(&d.path().join("pipeline.toml"), Some(&out)).unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| validate(&run, &mut |_, _, _| {})).unwrap();
+        outs.push(run.out_dir.join("qc"));
+    }
+    for f in ["issues.csv", "summary.json", "report.xlsx"] {
+        let a = std::fs::read(outs[0].join(f)).unwrap();
+        for o in &outs[1..] {
+            assert!(
+                a == std::fs::read(o.join(f)).unwrap(),
+                "{f} differs between thread counts"
+            );
+        }
+    }
+}
+
+/// A pipeline's own schema directory replaces a shipped table without a rebuild.
+#[test]
+fn a_pipeline_schema_dir_overrides_a_shipped_table() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 1_000, BuildingGeometry::None);
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/tables/czt_xx.toml"),
+    )
+    .unwrap();
+    // The county now demands at least 5 staff per school: some schools fail.
+    let edited = shipped.replace("code = \"jzgs\"\nname_zh = \"教职工数\"\nname_en = \"staff\"\ntype = \"int\"\nrequired = true\nmin = 0", "code = \"jzgs\"\nname_zh = \"教职工数\"\nname_en = \"staff\"\ntype = \"int\"\nrequired = true\nmin = 1000");
+    assert_ne!(edited, shipped, "the test's edit must apply");
+    std::fs::create_dir_all(d.path().join("my_schemas/tables")).unwrap();
+    std::fs::write(d.path().join("my_schemas/tables/czt_xx.toml"), edited).unwrap();
+    let text = std::fs::read_to_string(d.path().join("pipeline.toml")).unwrap()
+        + "\n[schemas]\ndirs = [\"my_schemas\"]\n";
+    std::fs::write(d.path().join("custom.toml"), text).unwrap();
+    let run = Run::load(&d.path().join("custom.toml"), Some(&d.path().join("out"))).unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    let xx = v
+        .summary
+        .tables
+        .iter()
+        .find(|t| t.table == "czt_xx")
+        .unwrap();
+    assert_eq!(xx.rows_clean, 0, "every school has fewer than 1000 staff");
+    // And a broken schema file fails the load, naming file and line.
+    std::fs::write(d.path().join("my_schemas/tables/czt_xx.toml"), "code = \"czt_xx\"\nname_zh = \"学校\"\n\n[[fields]]\ncode = \"a\"\nname_zh = \"甲\"\ntype = \"money\"\n").unwrap();
+    let e = Run::load(&d.path().join("custom.toml"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("czt_xx.toml line 7") && e.contains("money"),
+        "{e}"
+    );
+}
