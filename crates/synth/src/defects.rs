@@ -115,6 +115,9 @@ pub struct Context<'a> {
     pub index: usize,
     /// The id the row `k` of this table was given.
     pub id_of: &'a dyn Fn(usize) -> String,
+    /// Whether row `k` still carries its own id (a row whose id was replaced by a duplicate does not,
+    /// so its id appears nowhere earlier and cannot be duplicated).
+    pub has_own_id: &'a dyn Fn(usize) -> bool,
 }
 
 /// Draws one applicable defect and applies it. Returns `None` when no defect fits this row.
@@ -322,9 +325,14 @@ fn apply(
         }
         Defect::DuplicateId => {
             let k = r.id?;
-            let earlier = rng.random_range(0..ctx.index);
-            row.cells[k] = Cell::Text((ctx.id_of)(earlier));
-            Some(code_of(spec, k))
+            for _ in 0..64 {
+                let earlier = rng.random_range(0..ctx.index);
+                if (ctx.has_own_id)(earlier) {
+                    row.cells[k] = Cell::Text((ctx.id_of)(earlier));
+                    return Some(code_of(spec, k));
+                }
+            }
+            None
         }
         Defect::OutOfRange => {
             let (k, bad) = r.ranges[rng.random_range(0..r.ranges.len())];

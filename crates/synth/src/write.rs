@@ -135,6 +135,7 @@ fn write_table(
         )?),
     };
     let mut files_seen = 0usize;
+    let mut replaced_ids: Vec<usize> = Vec::new();
     let mut n = 0u64;
     for (k, mut row) in rows.enumerate() {
         let mut applied = None;
@@ -148,8 +149,16 @@ fn write_table(
                 reference_year: opts.reference_year,
                 index: k,
                 id_of,
+                has_own_id: &|j| replaced_ids.binary_search(&j).is_err(),
             };
             applied = defects::inject(&mut defect_rng, &mut row, spec, &dctx);
+            if applied
+                .as_ref()
+                .is_some_and(|a| a.defect == Defect::DuplicateId)
+            {
+                // Rows come in order, so the list stays sorted; it holds only the few duplicates.
+                replaced_ids.push(k);
+            }
         }
         let (file, excel_row) = xlsx.write(&row.cells)?;
         let file = file.to_owned();

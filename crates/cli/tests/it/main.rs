@@ -196,3 +196,84 @@ fn committed_fixture_is_what_the_generator_makes() {
         );
     }
 }
+
+#[test]
+fn schema_lists_tables_and_fields() {
+    let o = run(&["schema"]);
+    assert_eq!(o.status.code(), Some(0));
+    let s = stdout(&o);
+    for t in [
+        "fwjz",
+        "czt_xx",
+        "czt_ylwsjg",
+        "dzzhyhd",
+        "zhjzzy_jc_xzzy",
+        "zdyh_wkk",
+        "hz_flood",
+    ] {
+        assert!(s.contains(t), "{t} missing from `schema`");
+    }
+    let o = run(&["schema", "fwjz"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("房屋编号") && stdout(&o).contains("structure_type"));
+    let o = run(&["schema", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nope"));
+}
+
+#[test]
+fn validate_exit_codes_follow_qc() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = repo().join("pipelines/demo.toml");
+    let o = run(&[
+        "validate",
+        demo.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("QC passed"));
+    for f in ["report.xlsx", "summary.json", "issues.csv"] {
+        assert!(dir.path().join("demo/qc").join(f).is_file(), "{f}");
+    }
+    // The same data against a zero threshold fails QC: exit 1.
+    let strict = std::fs::read_to_string(&demo)
+        .unwrap()
+        .replace("pass_threshold = 0.05", "pass_threshold = 0.0");
+    let p = repo()
+        .join("pipelines")
+        .join(format!("strict-{}.toml", std::process::id()));
+    std::fs::write(&p, strict).unwrap();
+    let o = run(&[
+        "validate",
+        p.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    std::fs::remove_file(&p).unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("QC FAILED"));
+}
+
+#[test]
+fn a_broken_input_file_stops_the_run_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let county = dir.path().join("c");
+    let o = run(&[
+        "gen-fixtures",
+        "--county",
+        "530402",
+        "--buildings",
+        "1000",
+        "--out",
+        county.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let bytes = std::fs::read(county.join("czt_xx.xlsx")).unwrap();
+    std::fs::write(county.join("czt_xx.xlsx"), &bytes[..bytes.len() / 3]).unwrap();
+    let o = run(&["validate", county.join("pipeline.toml").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("czt_xx.xlsx") && e.contains("hint"), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+}

@@ -216,10 +216,7 @@ fn report_xlsx_figures_equal_summary_json() {
             );
         }
         assert_eq!(num(&row[10]), t["error_rate"].as_f64().unwrap());
-        assert_eq!(
-            row[11] == "通过",
-            t["passed"].as_bool().unwrap()
-        );
+        assert_eq!(row[11] == "通过", t["passed"].as_bool().unwrap());
     }
     let towns = wb.worksheet_range("乡镇").unwrap();
     assert_eq!(

@@ -355,3 +355,24 @@ fn every_written_defect_is_in_the_ground_truth_and_nothing_else() {
         assert_eq!(x, v, "feature {}", k + 1);
     }
 }
+
+/// Regression: a duplicate must repeat an id that is really in an earlier row. At 1M buildings a
+/// duplicate once copied the id of a row whose own id had been replaced, so nothing was repeated.
+#[test]
+fn duplicate_ids_repeat_an_id_present_earlier() {
+    let dir = support::generate("530402", 5_000, 3, 0.5, BuildingGeometry::None);
+    let truth = read_truth(dir.path());
+    let sheet = support::read_xlsx(&dir.path().join("fwjz.xlsx"));
+    let mut seen = HashSet::new();
+    let mut dups = 0;
+    for (row, cells) in &sheet.rows {
+        let id = text(&cells[0]).unwrap();
+        let is_dup = truth
+            .rows
+            .get(&("fwjz.xlsx".to_owned(), Some(*row)))
+            .is_some_and(|f| f.iter().any(|(_, d)| d == "duplicate_id"));
+        assert_eq!(!seen.insert(id.clone()), is_dup, "row {row} id {id}");
+        dups += usize::from(is_dup);
+    }
+    assert!(dups > 100, "{dups}");
+}
