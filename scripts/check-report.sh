@@ -18,4 +18,4 @@ rm -f "$out/report.pdf"
 libreoffice --headless --convert-to pdf --outdir "$out" "$out/report.xlsx" >/dev/null
 test -s "$out/report.pdf"
 pdftoppm -png -r 60 -f 1 -l 1 "$out/report.pdf" "$out/report-page"
-echo "report.xlsx opened and converted: $out/report.pdf ($(pdfinfo "$out/report.pdf" | awk '/^Pages/{print $2}') pages), first page $out/report-page-1.png"
+echo "report.xlsx opened and converted: $out/report.pdf ($(pdfinfo "$out/report.pdf" | awk '/^Pages/{print $2}') pages), first page $(ls "$out"/report-page-*.png | head -1)"

@@ -113,11 +113,13 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
         let schema = schema_of(table)?;
         let raw = read_table(schema, inputs, opts)?;
         let rows = raw.rows.len();
+        tracing::info!(table = %table, rows, "read");
         let result = check_table(raw, schema, &ctx);
         tracing::info!(table = %table, rows, clean = result.rows_clean, issues = result.issues.len(), "checked");
         results.push(result);
     }
     progress("report", total, total);
+    tracing::info!("writing the report");
     let info = RunInfo {
         run: &run.name,
         region_code: &run.region_code,
@@ -128,5 +130,6 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
     let summary = summarize(&info, &results, &run.schemas, registry);
     riskcensus_qc::report::write(&run.out_dir.join("qc"), &summary, &results)
         .map_err(|e| Error::Report(e.to_string()))?;
+    tracing::info!("report written");
     Ok(Validated { summary, results })
 }

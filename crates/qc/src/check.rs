@@ -390,10 +390,10 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
     let mut field_ok = vec![true; schema.fields.len()];
     for (k, f) in schema.fields.iter().enumerate() {
         let cell = &raw.cells[k];
-        let shown = cell.display();
         let v = match coerce(cell, f.ty) {
             Ok(v) => v,
             Err(()) => {
+                let shown = cell.display();
                 field_ok[k] = false;
                 findings.push(finding(
                     k,

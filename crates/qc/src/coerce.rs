@@ -38,7 +38,23 @@ impl Value {
     }
 }
 
-/// Full-width to ASCII, full-width and ideographic spaces trimmed.
+/// Text as an office meant it: full-width digits and Latin letters to ASCII (codes typed with a
+/// Chinese input method), surrounding spaces (ASCII and ideographic) trimmed. Chinese punctuation
+/// such as （） stays: it is part of names.
+pub fn tidy_text(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{FF10}'..='\u{FF19}' | '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}' => {
+                char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
+            }
+            _ => c,
+        })
+        .collect::<String>()
+        .trim_matches(|c: char| c.is_whitespace() || c == '\u{3000}')
+        .to_owned()
+}
+
+/// Full-width to ASCII, full-width and ideographic spaces trimmed (for numbers and dates).
 pub fn fold(s: &str) -> String {
     s.chars()
         .map(|c| match c {
@@ -139,7 +155,7 @@ pub fn coerce(cell: &RawCell, ty: FieldType) -> Result<Value, ()> {
     }
     match ty {
         FieldType::Text => Ok(match cell {
-            RawCell::Text(s) => Value::Text(fold(s).into()),
+            RawCell::Text(s) => Value::Text(tidy_text(s).into()),
             RawCell::Number(v) => Value::Text(format_number(*v).into()),
             RawCell::Date(v) => Value::Text(
                 serial_to_days(*v)

@@ -202,6 +202,13 @@ fn werr(path: &Path, e: impl std::fmt::Display) -> Error {
     }
 }
 
+/// Landscape, one page wide: reviewers print these.
+fn printable(ws: &mut rust_xlsxwriter::Worksheet) {
+    ws.set_landscape();
+    ws.set_paper_size(9); // A4
+    ws.set_print_fit_to_pages(1, 0);
+}
+
 /// Writes a file under a temporary name, then renames it.
 fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<(), Error>) -> Result<(), Error> {
     let tmp = path.with_file_name(format!(
@@ -320,9 +327,11 @@ fn write_xlsx(path: &Path, summary: &Summary, results: &[TableResult]) -> Result
             .map_err(e)?;
         ws.write_number(r, 12, t.repaired_cells as f64).map_err(e)?;
     }
-    ws.set_column_width(1, 28).map_err(e)?;
-    ws.set_column_width(2, 30).map_err(e)?;
+    ws.set_column_width(0, 16).map_err(e)?;
+    ws.set_column_width(1, 30).map_err(e)?;
+    ws.set_column_width(2, 36).map_err(e)?;
     ws.set_freeze_panes(4, 0).map_err(e)?;
+    printable(ws);
 
     let ws = wb.add_worksheet();
     ws.set_name("乡镇").map_err(e)?;
@@ -360,6 +369,7 @@ fn write_xlsx(path: &Path, summary: &Summary, results: &[TableResult]) -> Result
     ws.autofilter(0, 0, summary.townships.len() as u32, head.len() as u16 - 1)
         .map_err(e)?;
     ws.set_column_width(2, 16).map_err(e)?;
+    printable(ws);
 
     let total = results
         .iter()
@@ -371,6 +381,8 @@ fn write_xlsx(path: &Path, summary: &Summary, results: &[TableResult]) -> Result
     // Constant-memory sheets take their layout before their rows.
     ws.set_column_width(9, 60).map_err(e)?;
     ws.set_freeze_panes(1, 0).map_err(e)?;
+    printable(ws);
+    ws.set_repeat_rows(0, 0).map_err(e)?;
     ws.autofilter(0, 0, total.max(1), ISSUE_COLUMNS_ZH.len() as u16 - 1)
         .map_err(e)?;
     for (c, h) in ISSUE_COLUMNS_ZH.iter().enumerate() {
