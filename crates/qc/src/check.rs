@@ -116,6 +116,8 @@ pub fn check_table(raw: RawTable, schema: &TableSchema, ctx: &Context<'_>) -> Ta
         }
     }
 
+    duplicate_records(&raw, schema, &mut outcomes);
+
     let mut issues = file_issues(&raw, schema);
     if schema.geometry == GeometryKind::Polygon && ctx.units.is_none() {
         boundary_issues(&raw, schema, &outcomes, &mut issues);
@@ -214,6 +216,55 @@ pub fn check_table(raw: RawTable, schema: &TableSchema, ctx: &Context<'_>) -> Ta
             rows: clean_rows,
         },
         repaired_cells: repaired,
+    }
+}
+
+/// Same place and attributes: the first record stands, later copies are reported on the record key.
+fn duplicate_records(raw: &RawTable, schema: &TableSchema, outcomes: &mut [RowOutcome]) {
+    for rule in &schema.rules {
+        let Rule::DuplicateRecord { fields, severity } = rule else {
+            continue;
+        };
+        let ks: Vec<usize> = fields
+            .iter()
+            .filter_map(|f| schema.field_index(f))
+            .collect();
+        let key_field = schema
+            .primary_key
+            .first()
+            .and_then(|k| schema.field_index(k))
+            .unwrap_or(ks[0]);
+        let mut first: HashMap<String, u32> = HashMap::new();
+        for (i, o) in outcomes.iter_mut().enumerate() {
+            let failed = o
+                .findings
+                .iter()
+                .any(|x| x.severity == Severity::Error && x.field.is_some_and(|f| ks.contains(&f)));
+            if failed || ks.iter().any(|&k| o.values[k].is_null()) {
+                continue;
+            }
+            let key = ks
+                .iter()
+                .map(|&k| format!("{:?}", o.values[k]))
+                .collect::<Vec<_>>()
+                .join("\u{1}");
+            match first.get(&key) {
+                None => {
+                    first.insert(key, raw.rows[i].row);
+                }
+                Some(&row) => {
+                    let names = fields.join(", ");
+                    o.findings.push(finding(
+                        key_field,
+                        raw.rows[i].cells[key_field].display(),
+                        "duplicate_record",
+                        *severity,
+                        format!("与第 {row} 行的位置和属性完全相同（{names}），疑似重复录入"),
+                        format!("same place and attributes ({names}) as row {row}: entered twice?"),
+                    ));
+                }
+            }
+        }
     }
 }
 
@@ -568,7 +619,7 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
 
     for rule in &schema.rules {
         match rule {
-            Rule::TownshipCode { .. } => {}
+            Rule::TownshipCode { .. } | Rule::DuplicateRecord { .. } => {}
             Rule::VillagePrefix { village, township } => {
                 let (Some(kv), Some(kt)) =
                     (schema.field_index(village), schema.field_index(township))

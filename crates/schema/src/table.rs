@@ -119,6 +119,12 @@ pub enum Rule {
         township: Option<String>,
         village: Option<String>,
     },
+    /// Records with equal values in all of `fields` (same place and attributes) are one record
+    /// entered twice: every copy after the first is reported.
+    DuplicateRecord {
+        fields: Vec<String>,
+        severity: Severity,
+    },
     /// Height ÷ floors within [min, max] metres.
     HeightPerFloor {
         height: String,
@@ -240,6 +246,11 @@ enum RawRule {
         min: f64,
         max: f64,
         #[serde(default = "warning")]
+        severity: Severity,
+    },
+    DuplicateRecord {
+        fields: Vec<String>,
+        #[serde(default)]
         severity: Severity,
     },
 }
@@ -407,6 +418,18 @@ pub fn parse_table(file: &str, text: &str) -> Result<TableSchema, SchemaError> {
                     severity: *severity,
                 }
             }
+            RawRule::DuplicateRecord { fields, severity } => {
+                if fields.is_empty() {
+                    return Err(invalid(
+                        line,
+                        "duplicate_record needs at least one field".into(),
+                    ));
+                }
+                Rule::DuplicateRecord {
+                    fields: fields.clone(),
+                    severity: *severity,
+                }
+            }
         };
         for f in rule_fields(&rule) {
             if !has(f) {
@@ -458,6 +481,7 @@ fn rule_fields(rule: &Rule) -> Vec<&str> {
             v
         }
         Rule::HeightPerFloor { height, floors, .. } => vec![height, floors],
+        Rule::DuplicateRecord { fields, .. } => fields.iter().map(String::as_str).collect(),
     }
 }
 

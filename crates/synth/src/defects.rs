@@ -42,6 +42,7 @@ pub enum Defect {
     DuplicateId,
     OutOfRange,
     InvalidPolygon,
+    DuplicateRecord,
 }
 
 /// Defects that can be drawn for a row, in a fixed order (the draw order is part of determinism).
@@ -59,6 +60,7 @@ pub const ROW_DEFECTS: &[Defect] = &[
     Defect::Gcj02Offset,
     Defect::DuplicateId,
     Defect::OutOfRange,
+    Defect::DuplicateRecord,
 ];
 
 impl Defect {
@@ -79,6 +81,7 @@ impl Defect {
             Self::DuplicateId => "duplicate_id",
             Self::OutOfRange => "out_of_range",
             Self::InvalidPolygon => "invalid_polygon",
+            Self::DuplicateRecord => "duplicate_record",
         }
     }
 
@@ -118,6 +121,8 @@ pub struct Context<'a> {
     /// Whether row `k` still carries its own id (a row whose id was replaced by a duplicate does not,
     /// so its id appears nowhere earlier and cannot be duplicated).
     pub has_own_id: &'a dyn Fn(usize) -> bool,
+    /// A few recent records that carry no defect, to copy for `DuplicateRecord`.
+    pub recent: &'a [Row],
 }
 
 /// Draws one applicable defect and applies it. Returns `None` when no defect fits this row.
@@ -174,6 +179,7 @@ fn applicable(d: Defect, row: &Row, spec: &TableSpec, ctx: &Context<'_>) -> bool
         }
         Defect::DuplicateId => r.id.is_some() && ctx.index > 0,
         Defect::OutOfRange => !r.ranges.is_empty(),
+        Defect::DuplicateRecord => r.id.is_some() && row.point.is_some() && !ctx.recent.is_empty(),
         Defect::TitleRows | Defect::InvalidPolygon => false,
     }
 }
@@ -343,6 +349,17 @@ fn apply(
                     Cell::Int((ctx.reference_year + rng.random_range(1..4)) as i64)
                 }
             };
+            Some(code_of(spec, k))
+        }
+        Defect::DuplicateRecord => {
+            // The same building entered twice: every field of a recent record but its own id.
+            let k = r.id?;
+            let original = &ctx.recent[rng.random_range(0..ctx.recent.len())];
+            let id = std::mem::replace(&mut row.cells[k], Cell::Empty);
+            row.cells.clone_from(&original.cells);
+            row.cells[k] = id;
+            row.township = original.township;
+            row.point = original.point;
             Some(code_of(spec, k))
         }
         Defect::TitleRows | Defect::InvalidPolygon => None,

@@ -100,6 +100,9 @@ fn layout(opts: &Options, county: &County, spec: &TableSpec) -> Layout {
     }
 }
 
+/// Recent clean records kept for the duplicate-record defect.
+const RECENT: usize = 8;
+
 /// Vector copy of a table, if any.
 #[derive(Clone, Copy)]
 enum VectorCopy {
@@ -136,6 +139,8 @@ fn write_table(
     };
     let mut files_seen = 0usize;
     let mut replaced_ids: Vec<usize> = Vec::new();
+    // A small ring of recent defect-free records, for the "entered twice" defect.
+    let mut recent: Vec<Row> = Vec::with_capacity(RECENT);
     let mut n = 0u64;
     for (k, mut row) in rows.enumerate() {
         let mut applied = None;
@@ -150,6 +155,7 @@ fn write_table(
                 index: k,
                 id_of,
                 has_own_id: &|j| replaced_ids.binary_search(&j).is_err(),
+                recent: &recent,
             };
             applied = defects::inject(&mut defect_rng, &mut row, spec, &dctx);
             if applied
@@ -159,6 +165,12 @@ fn write_table(
                 // Rows come in order, so the list stays sorted; it holds only the few duplicates.
                 replaced_ids.push(k);
             }
+        }
+        if applied.is_none() && k % 7 == 0 && row.point.is_some() {
+            if recent.len() == RECENT {
+                recent.remove(0);
+            }
+            recent.push(row.clone());
         }
         let (file, excel_row) = xlsx.write(&row.cells)?;
         let file = file.to_owned();

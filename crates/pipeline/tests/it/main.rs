@@ -99,6 +99,7 @@ fn qc_reports_exactly_the_injected_defects_at_2k() {
         "duplicate_id",
         "out_of_range",
         "invalid_polygon",
+        "duplicate_record",
     ] {
         assert!(
             rules.contains(r),

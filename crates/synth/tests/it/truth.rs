@@ -210,6 +210,17 @@ fn check_row(
         if !seen_ids.insert(id) {
             found.insert((code(ki), "duplicate_id".into()));
         }
+        // Entered twice: every field but the id equal to an earlier record's.
+        let rest: String = cells
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| *k != ki)
+            .map(|(_, c)| format!("{c:?}"))
+            .collect::<Vec<_>>()
+            .join("\u{1}");
+        if r.lon.is_some() && !seen_ids.insert(format!("record:{rest}")) {
+            found.insert((code(ki), "duplicate_record".into()));
+        }
     }
     for &(k, bad) in &r.ranges {
         let Some(v) = num(&cell(k)) else { continue };
@@ -303,6 +314,7 @@ fn every_written_defect_is_in_the_ground_truth_and_nothing_else() {
         "gcj02_offset",
         "duplicate_id",
         "out_of_range",
+        "duplicate_record",
     ] {
         assert!(
             per_defect.get(d).copied().unwrap_or(0) > 0,
