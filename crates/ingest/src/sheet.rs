@@ -14,9 +14,24 @@ fn cell(d: &Data) -> RawCell {
         Data::Int(v) => RawCell::Number(*v as f64),
         Data::Bool(b) => RawCell::Bool(*b),
         Data::DateTime(dt) => RawCell::Date(dt.as_f64()),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => RawCell::Text(s.as_str().into()),
+        // ODS dates arrive as ISO text; make them the date cells Excel would give.
+        Data::DateTimeIso(s) => iso_date(s)
+            .map(RawCell::Date)
+            .unwrap_or_else(|| RawCell::Text(s.as_str().into())),
+        Data::DurationIso(s) => RawCell::Text(s.as_str().into()),
         Data::Error(e) => RawCell::Error(format!("{e}").into()),
     }
+}
+
+/// Excel serial of an ISO date (`2021-05-21` or `2021-05-21T…`).
+fn iso_date(s: &str) -> Option<f64> {
+    let d = s.get(..10)?;
+    let (y, m, dd) = (
+        d.get(..4)?.parse().ok()?,
+        d.get(5..7)?.parse().ok()?,
+        d.get(8..10)?.parse().ok()?,
+    );
+    crate::days_from_civil(y, m, dd).map(|days| days as f64 + 25_569.0)
 }
 
 /// Builds the source description and the column plan from a matched header.

@@ -368,7 +368,8 @@ fn boundary_issues(
             field: Some("geometry".into()),
             value,
             rule,
-            severity: Severity::Error,
+            // A topology problem of the layer, not of one record: reported, no record rejected.
+            severity: Severity::Warning,
             message_zh: zh,
             message_en: en,
             record_key: String::new(),

@@ -72,37 +72,7 @@ fn parse_number(s: &str) -> Option<f64> {
     t.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
-/// Days since 1970-01-01 of a civil date, if the date exists.
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> Option<i32> {
-    if !(1..=12).contains(&m) || d == 0 {
-        return None;
-    }
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let dim = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ][m as usize - 1];
-    if d > dim {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    i32::try_from(era * 146_097 + doe - 719_468).ok()
-}
+pub use riskcensus_ingest::days_from_civil;
 
 /// `yyyy-mm-dd` of days since 1970-01-01.
 pub fn civil_from_days(days: i32) -> String {

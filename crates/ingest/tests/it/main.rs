@@ -363,3 +363,158 @@ fn gbk_csv_with_title_rows() {
         "３"
     );
 }
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The same school table as xlsx, ods and xls (converted by LibreOffice): the same records, cell for
+/// cell, at the same Excel rows.
+#[test]
+fn xlsx_ods_and_xls_read_alike() {
+    let s = schemas();
+    let schema = s.table("czt_xx").unwrap();
+    let xlsx = read(schema, &repo().join("fixtures/county_530381/czt_xx.xlsx")).unwrap();
+    for f in ["fixtures/formats/czt_xx.ods", "fixtures/formats/czt_xx.xls"] {
+        let other = read(schema, &repo().join(f)).unwrap();
+        assert_eq!(other.rows.len(), xlsx.rows.len(), "{f}");
+        assert_eq!(other.files[0].header_row, xlsx.files[0].header_row, "{f}");
+        for (a, b) in xlsx.rows.iter().zip(&other.rows) {
+            assert_eq!(a.row, b.row, "{f}");
+            let (ta, tb): (Vec<String>, Vec<String>) = (
+                a.cells.iter().map(text).collect(),
+                b.cells.iter().map(text).collect(),
+            );
+            assert_eq!(ta, tb, "{f} row {}", a.row);
+        }
+    }
+}
+
+fn ogr2ogr(args: &[&str]) {
+    let st = std::process::Command::new("ogr2ogr")
+        .args(args)
+        .status()
+        .expect("ogr2ogr (Debian's gdal-bin, installed by scripts/setup.sh)");
+    assert!(st.success(), "ogr2ogr {args:?}");
+}
+
+#[test]
+fn geopackage_and_geojson_read_like_the_shapefile() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = county(d.path());
+    let shp = dir.join("xzqh_xz.shp");
+    let gpkg = dir.join("towns.gpkg");
+    let json = dir.join("towns.geojson");
+    ogr2ogr(&[
+        "-f",
+        "GPKG",
+        gpkg.to_str().unwrap(),
+        shp.to_str().unwrap(),
+        "-nln",
+        "townships",
+    ]);
+    ogr2ogr(&[
+        "-f",
+        "GeoJSON",
+        json.to_str().unwrap(),
+        shp.to_str().unwrap(),
+    ]);
+    let s = schemas();
+    let schema = s.table("xzqh_xz").unwrap();
+    let base = read(schema, &shp).unwrap();
+    for p in [&gpkg, &json] {
+        let t = read(schema, p).unwrap();
+        assert_eq!(t.rows.len(), base.rows.len(), "{}", p.display());
+        for (a, b) in base.rows.iter().zip(&t.rows) {
+            assert_eq!(text(&a.cells[0]), text(&b.cells[0]));
+            assert_eq!(
+                text(&a.cells[1]),
+                text(&b.cells[1]),
+                "Chinese names survive {}",
+                p.display()
+            );
+            assert!(b.geometry.is_some());
+        }
+    }
+    let layer = Input {
+        layer: Some("nope".into()),
+        ..input(&gpkg)
+    };
+    let e = read_table(schema, &[layer], OPTS).unwrap_err();
+    assert!(
+        matches!(e, Error::NoSuchLayer { .. }) && e.to_string().contains("townships"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_projected_layer_is_reprojected_when_asked() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = county(d.path());
+    let shp = dir.join("xzqh_xz.shp");
+    let gk = dir.join("gk.shp");
+    // CGCS2000 / 3-degree Gauss-Kruger CM 102E.
+    ogr2ogr(&[
+        "-t_srs",
+        "EPSG:4543",
+        "-lco",
+        "ENCODING=CP936",
+        gk.to_str().unwrap(),
+        shp.to_str().unwrap(),
+    ]);
+    let s = schemas();
+    let schema = s.table("xzqh_xz").unwrap();
+    assert!(matches!(read(schema, &gk), Err(Error::Crs { .. })));
+    let t = read_table(schema, &[input(&gk)], VectorOptions { reproject: true }).unwrap();
+    assert!(t.files[0].notes.iter().any(|n| n.rule == "crs_reprojected"));
+    let base = read(schema, &shp).unwrap();
+    for (a, b) in base.rows.iter().zip(&t.rows) {
+        let (riskcensus_spatial::Geom::Polygon(pa), riskcensus_spatial::Geom::Polygon(pb)) = (
+            riskcensus_spatial::parse_wkb(a.geometry.as_deref().unwrap()).unwrap(),
+            riskcensus_spatial::parse_wkb(b.geometry.as_deref().unwrap()).unwrap(),
+        ) else {
+            panic!("not polygons")
+        };
+        let (ca, cb) = (pa.0[0].exterior().0[0], pb.0[0].exterior().0[0]);
+        assert!(
+            (ca.x - cb.x).abs() < 1e-6 && (ca.y - cb.y).abs() < 1e-6,
+            "{ca:?} vs {cb:?}"
+        );
+    }
+}
+
+#[test]
+fn the_pipeline_can_name_the_dbf_encoding() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = county(d.path());
+    std::fs::remove_file(dir.join("xzqh_xz.cpg")).unwrap();
+    let s = schemas();
+    let schema = s.table("xzqh_xz").unwrap();
+    let t = read_table(
+        schema,
+        &[Input {
+            encoding: Some("GBK".into()),
+            ..input(&dir.join("xzqh_xz.shp"))
+        }],
+        OPTS,
+    )
+    .unwrap();
+    assert!(
+        t.files[0].notes.is_empty(),
+        "an encoding the pipeline names is not a finding"
+    );
+    assert_eq!(
+        text(&t.rows[0].cells[1]),
+        riskcensus_schema::Registry::nbs2023().townships_of("530402")[0].name
+    );
+    let e = read_table(
+        schema,
+        &[Input {
+            encoding: Some("EBCDIC".into()),
+            ..input(&dir.join("xzqh_xz.shp"))
+        }],
+        OPTS,
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::UnknownEncoding { .. }), "{e}");
+}

@@ -316,3 +316,86 @@ fn a_pipeline_schema_dir_overrides_a_shipped_table() {
         "{e}"
     );
 }
+
+/// Rewrites the township layer with one township shrunk (a gap) and another grown (an overlap).
+fn damage_townships(dir: &Path) {
+    use gdal::vector::{
+        Feature, FieldDefn, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType,
+    };
+    let src = gdal::Dataset::open(dir.join("xzqh_xz.shp")).unwrap();
+    let mut layer = src.layer(0).unwrap();
+    let feats: Vec<(String, String, gdal::vector::Geometry)> = layer
+        .features()
+        .map(|f| {
+            (
+                f.field_as_string(0).unwrap().unwrap(),
+                f.field_as_string(1).unwrap().unwrap(),
+                f.geometry().unwrap().clone(),
+            )
+        })
+        .collect();
+    let srs = layer.spatial_ref().unwrap();
+    drop(layer);
+    drop(src);
+    for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
+        std::fs::remove_file(dir.join(format!("xzqh_xz.{ext}"))).unwrap();
+    }
+    let driver = gdal::DriverManager::get_driver_by_name("ESRI Shapefile").unwrap();
+    let mut ds = driver.create_vector_only(dir.join("xzqh_xz.shp")).unwrap();
+    let out = ds
+        .create_layer(LayerOptions {
+            name: "xzqh_xz",
+            srs: Some(&srs),
+            ty: OGRwkbGeometryType::wkbPolygon,
+            options: Some(&["ENCODING=CP936"]),
+        })
+        .unwrap();
+    for name in ["xzqdm", "xzqmc"] {
+        FieldDefn::new(name, OGRFieldType::OFTString)
+            .unwrap()
+            .add_to_layer(&out)
+            .unwrap();
+    }
+    for (k, (code, name, g)) in feats.into_iter().enumerate() {
+        let g = match k {
+            0 => g.buffer(-0.003, 2).unwrap(),
+            1 => g.buffer(0.003, 2).unwrap(),
+            _ => g,
+        };
+        let mut f = Feature::new(out.defn()).unwrap();
+        f.set_field_string(0, &code).unwrap();
+        f.set_field_string(1, &name).unwrap();
+        f.set_geometry(g).unwrap();
+        f.create(&out).unwrap();
+    }
+}
+
+/// Gaps and overlaps of the township layer are reported, and records are still checked against it.
+#[test]
+fn boundary_gaps_and_overlaps_are_reported() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 1_000, BuildingGeometry::None);
+    damage_townships(d.path());
+    let run = Run::load(&d.path().join("pipeline.toml"), Some(&d.path().join("out"))).unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    let units = &v.results[0];
+    let rules: BTreeSet<&str> = units.issues.iter().map(|i| i.rule).collect();
+    assert!(rules.contains("boundary_gap"), "{rules:?}");
+    assert!(rules.contains("boundary_overlap"), "{rules:?}");
+    let overlap = units
+        .issues
+        .iter()
+        .find(|i| i.rule == "boundary_overlap")
+        .unwrap();
+    assert!(
+        overlap.row.is_some() && overlap.message_zh.contains("重叠"),
+        "{overlap:?}"
+    );
+    assert_eq!(
+        units.rows_rejected, 0,
+        "topology problems are warnings: no township is rejected"
+    );
+    for t in &v.summary.tables {
+        assert_eq!(t.rows_read, t.rows_clean + t.rows_rejected, "{}", t.table);
+    }
+}
