@@ -335,7 +335,6 @@ fn damage_townships(dir: &Path) {
         })
         .collect();
     let srs = layer.spatial_ref().unwrap();
-    drop(layer);
     drop(src);
     for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
         std::fs::remove_file(dir.join(format!("xzqh_xz.{ext}"))).unwrap();
