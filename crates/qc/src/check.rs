@@ -234,27 +234,36 @@ fn duplicate_records(raw: &RawTable, schema: &TableSchema, outcomes: &mut [RowOu
             .first()
             .and_then(|k| schema.field_index(k))
             .unwrap_or(ks[0]);
-        let mut first: HashMap<String, u32> = HashMap::new();
-        for (i, o) in outcomes.iter_mut().enumerate() {
-            let failed = o
-                .findings
-                .iter()
-                .any(|x| x.severity == Severity::Error && x.field.is_some_and(|f| ks.contains(&f)));
-            if failed || ks.iter().any(|&k| o.values[k].is_null()) {
-                continue;
-            }
-            let key = ks
-                .iter()
-                .map(|&k| format!("{:?}", o.values[k]))
-                .collect::<Vec<_>>()
-                .join("\u{1}");
-            match first.get(&key) {
-                None => {
-                    first.insert(key, raw.rows[i].row);
+        // Keys are hashed in parallel; equal hashes are confirmed on the values themselves.
+        let hashes: Vec<Option<u64>> = outcomes
+            .par_iter()
+            .map(|o| {
+                let failed = o.findings.iter().any(|x| {
+                    x.severity == Severity::Error && x.field.is_some_and(|f| ks.contains(&f))
+                });
+                if failed || ks.iter().any(|&k| o.values[k].is_null()) {
+                    return None;
                 }
-                Some(&row) => {
+                let mut h = std::hash::DefaultHasher::new();
+                for &k in &ks {
+                    hash_value(&o.values[k], &mut h);
+                }
+                Some(std::hash::Hasher::finish(&h))
+            })
+            .collect();
+        let mut first: HashMap<u64, Vec<usize>> = HashMap::new();
+        for i in 0..outcomes.len() {
+            let Some(h) = hashes[i] else { continue };
+            let earlier = first.entry(h).or_default();
+            let same = earlier.iter().copied().find(|&j| {
+                ks.iter()
+                    .all(|&k| outcomes[j].values[k] == outcomes[i].values[k])
+            });
+            match same.map(|j| raw.rows[j].row) {
+                None => earlier.push(i),
+                Some(row) => {
                     let names = fields.join(", ");
-                    o.findings.push(finding(
+                    outcomes[i].findings.push(finding(
                         key_field,
                         raw.rows[i].cells[key_field].display(),
                         "duplicate_record",
@@ -265,6 +274,18 @@ fn duplicate_records(raw: &RawTable, schema: &TableSchema, outcomes: &mut [RowOu
                 }
             }
         }
+    }
+}
+
+fn hash_value(v: &Value, h: &mut impl std::hash::Hasher) {
+    use std::hash::Hash;
+    match v {
+        Value::Null => 0u8.hash(h),
+        Value::Text(s) => (1u8, s).hash(h),
+        Value::Int(x) => (2u8, x).hash(h),
+        Value::Float(x) => (3u8, x.to_bits()).hash(h),
+        Value::Date(x) => (4u8, x).hash(h),
+        Value::Bool(x) => (5u8, x).hash(h),
     }
 }
 
