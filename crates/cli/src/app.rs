@@ -232,6 +232,23 @@ fn run(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32>
         if report.qc_passed { "passed" } else { "FAILED" },
         report.out_dir.join("qc").display()
     );
+    if !report.composite_grades.is_empty() {
+        let grades: Vec<String> = report
+            .composite_grades
+            .iter()
+            .map(|(l, n)| format!("{l} {n}"))
+            .collect();
+        println!(
+            "  {} units graded (composite): {} — {}",
+            report.units,
+            grades.join(", "),
+            report
+                .out_dir
+                .join("parquet")
+                .join("unit_risk.parquet")
+                .display()
+        );
+    }
     println!("  stages done: {}", report.stages_done.join(", "));
     if !report.stages_pending.is_empty() {
         println!(

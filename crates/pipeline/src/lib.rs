@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod risk;
 mod spec;
 mod validate;
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub use risk::{Scored, join_and_score};
 pub use spec::{InputSpec, PipelineFile, Run};
 pub use validate::{Validated, validate};
 
@@ -75,6 +77,9 @@ pub struct RunReport {
     pub stages_pending: Vec<&'static str>,
     /// Whether every table passed QC.
     pub qc_passed: bool,
+    /// Units per composite grade (label, count), highest risk first, when a model ran.
+    pub composite_grades: Vec<(String, u64)>,
+    pub units: usize,
     #[serde(skip)]
     pub out_dir: PathBuf,
 }
@@ -140,6 +145,8 @@ pub fn hash_inputs(run: &Run) -> Result<Vec<HashedInput>> {
 pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunReport> {
     let inputs = hash_inputs(run)?;
     let validated = validate(run, progress)?;
+    progress("join and score", 0, 1);
+    let scored = join_and_score(run, &validated)?;
     let report = RunReport {
         name: run.name.clone(),
         region_code: run.region_code.clone(),
@@ -147,9 +154,24 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
         reference_year: run.reference_year,
         pipeline_sha256: run.pipeline_sha256.clone(),
         inputs,
-        stages_done: vec!["resolve", "hash inputs", "ingest", "qc"],
-        stages_pending: vec!["join", "risk", "publish"],
+        stages_done: if scored.risk.is_some() {
+            vec!["resolve", "hash inputs", "ingest", "qc", "join", "risk"]
+        } else {
+            vec!["resolve", "hash inputs", "ingest", "qc", "join"]
+        },
+        stages_pending: if scored.risk.is_some() {
+            vec!["publish"]
+        } else {
+            vec!["risk (no [model] in the pipeline)", "publish"]
+        },
         qc_passed: validated.summary.passed,
+        composite_grades: scored
+            .risk
+            .as_ref()
+            .and_then(|r| r.grade_counts.get("composite"))
+            .map(|g| g.iter().map(|(l, _, n)| (l.clone(), *n)).collect())
+            .unwrap_or_default(),
+        units: scored.units.height(),
         out_dir: run.out_dir.clone(),
     };
     let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::Write {

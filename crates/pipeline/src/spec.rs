@@ -25,6 +25,9 @@ pub struct PipelineFile {
     pub schemas: SchemasSection,
     #[serde(default)]
     pub spatial: SpatialSection,
+    /// The risk model; parsed (with its line numbers) by `riskcensus_risk::Model`.
+    #[serde(default)]
+    pub model: Option<toml::Value>,
 }
 
 /// Extra schema directories (each with `tables/` and `codes/`), relative to the pipeline file; they
@@ -133,6 +136,8 @@ pub struct Run {
     /// The schemas of this run: shipped, plus the pipeline's own directories.
     pub schemas: SchemaSet,
     pub reproject: bool,
+    /// The risk model, checked against the unit table this run's inputs will make.
+    pub model: Option<riskcensus_risk::Model>,
 }
 
 impl Run {
@@ -277,7 +282,29 @@ impl Run {
             Some(o) => o.to_owned(),
             None => lexical_clean(&base.join(&file.output.dir)),
         };
+        // The model is checked now, against the columns the inputs will give the unit table, so a
+        // bad model fails in a second, not after the data is read.
+        let mut tables: Vec<&str> = Vec::new();
+        let mut hazards: Vec<(String, Vec<i64>)> = Vec::new();
+        for i in &inputs {
+            if tables.contains(&i.table.as_str()) {
+                continue;
+            }
+            tables.push(&i.table);
+            if let Some(schema) = schemas.table(&i.table)
+                && let Some(name) = riskcensus_risk::units::is_hazard_table(schema)
+            {
+                hazards.push((
+                    name,
+                    riskcensus_risk::units::class_range(schema, "dj").unwrap_or_default(),
+                ));
+            }
+        }
+        let columns = riskcensus_risk::aggregate::expected_columns(&tables, &hazards);
+        let model = riskcensus_risk::Model::from_pipeline(path, &text, &columns)
+            .map_err(|e| invalid(e.to_string(), "fix the model at the line named"))?;
         Ok(Run {
+            model,
             pipeline_path: path.to_owned(),
             pipeline_sha256,
             out_dir: out_root.join(&name),

@@ -660,10 +660,20 @@ fn write_pipeline(opts: &Options, county: &County, summary: &Summary) -> Result<
             let _ = writeln!(s, "path = \"{f}\"\n");
         }
     }
+    let _ = writeln!(s, "[model]");
+    let _ = writeln!(
+        s,
+        "# The default census model (a copy of pipelines/models/census.toml)."
+    );
+    let _ = writeln!(s, "file = \"model.toml\"\n");
     let _ = writeln!(s, "[output]");
     let _ = writeln!(s, "dir = \"out\"");
-    write_text(&opts.out.join("pipeline.toml"), &s)
+    write_text(&opts.out.join("pipeline.toml"), &s)?;
+    write_text(&opts.out.join("model.toml"), CENSUS_MODEL)
 }
+
+/// The project's default census risk model, written beside every generated county.
+const CENSUS_MODEL: &str = include_str!("../../../pipelines/models/census.toml");
 
 fn command_line(opts: &Options) -> String {
     let geometry = match opts.building_geometry {

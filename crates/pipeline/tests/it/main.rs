@@ -398,3 +398,189 @@ fn boundary_gaps_and_overlaps_are_reported() {
         assert_eq!(t.rows_read, t.rows_clean + t.rows_rejected, "{}", t.table);
     }
 }
+
+// ---- join and score ----
+
+fn scored(
+    d: &Path,
+) -> (
+    Run,
+    riskcensus_pipeline::Validated,
+    riskcensus_pipeline::Scored,
+) {
+    let run = Run::load(&d.join("pipeline.toml"), Some(&d.join("out"))).unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    let s = riskcensus_pipeline::join_and_score(&run, &v).unwrap();
+    (run, v, s)
+}
+
+/// Every township of the county scored exactly once; grade counts add up to the townships.
+#[test]
+fn every_township_is_scored_once_and_grades_add_up() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 3_000, BuildingGeometry::None);
+    let (run, _, s) = scored(d.path());
+    let risk = s.risk.expect("the generated pipeline has a model");
+    let codes: Vec<String> = risk
+        .df
+        .column("unit_code")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|c| c.unwrap().to_owned())
+        .collect();
+    let mut expected: Vec<String> = riskcensus_schema::Registry::nbs2023()
+        .townships_of("530402")
+        .iter()
+        .map(|t| t.code.clone())
+        .collect();
+    expected.sort();
+    assert_eq!(codes, expected, "one row per township, in code order");
+    for (score, grades) in &risk.grade_counts {
+        let n: u64 = grades.iter().map(|g| g.2).sum();
+        assert_eq!(n as usize, codes.len(), "{score}: grade counts {grades:?}");
+    }
+    let composite: Vec<String> = risk
+        .df
+        .column("composite_grade")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|c| c.unwrap().to_owned())
+        .collect();
+    assert!(
+        composite
+            .iter()
+            .all(|g| ["高", "较高", "中", "较低", "低", "无评级"].contains(&g.as_str()))
+    );
+    assert!(
+        composite.iter().filter(|g| *g != "无评级").count() >= codes.len() / 2,
+        "{composite:?}"
+    );
+    // The Parquet file reads back with the same rows.
+    let f = std::fs::File::open(run.out_dir.join("parquet/unit_risk.parquet")).unwrap();
+    use polars::prelude::SerReader;
+    let back = polars::prelude::ParquetReader::new(f).finish().unwrap();
+    assert_eq!(back.height(), codes.len());
+    for c in [
+        "unit_code",
+        "unit_name",
+        "composite_score",
+        "composite_grade",
+        "earthquake_hazard",
+        "earthquake_score",
+        "earthquake_grade",
+        "n_buildings",
+    ] {
+        assert!(back.column(c).is_ok(), "unit_risk.parquet lacks {c}");
+    }
+    assert_eq!(s.assignments["fwjz"].disagreements, 0);
+    assert_eq!(s.assignments["fwjz"].unassigned, 0);
+}
+
+fn shuffle<T>(v: &mut [T], seed: u64) {
+    let mut x = seed;
+    for i in (1..v.len()).rev() {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        v.swap(i, ((x >> 33) as usize) % (i + 1));
+    }
+}
+
+/// A property: shuffled input rows and another thread count give the very same unit table and scores.
+#[test]
+fn shuffled_rows_and_thread_counts_change_no_score() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 3_000, BuildingGeometry::None);
+    let (run, v, base) = scored(d.path());
+    let base_risk = base.risk.unwrap().df;
+    for (seed, threads) in [(1u64, 1usize), (2, 2), (3, 3)] {
+        let mut v2 = riskcensus_pipeline::Validated {
+            summary: v.summary.clone(),
+            results: v.results.clone(),
+        };
+        for r in &mut v2.results {
+            shuffle(&mut r.clean.rows, seed);
+        }
+        let mut run2 = run.clone();
+        run2.out_dir = d.path().join(format!("shuffled{seed}"));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let s = pool
+            .install(|| riskcensus_pipeline::join_and_score(&run2, &v2))
+            .unwrap();
+        assert!(
+            s.units.equals_missing(&base.units),
+            "unit table changed (seed {seed}, {threads} threads)"
+        );
+        assert!(
+            s.risk.unwrap().df.equals_missing(&base_risk),
+            "scores changed (seed {seed}, {threads} threads)"
+        );
+    }
+}
+
+/// Point-in-polygon agrees with the declared township everywhere except exactly at the injected
+/// point defects that stay inside the county.
+#[test]
+fn point_in_polygon_agrees_with_declared_codes_except_at_injected_defects() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 3_000, BuildingGeometry::None);
+    let run = Run::load(&d.path().join("pipeline.toml"), Some(&d.path().join("out"))).unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    let units = riskcensus_risk::units::UnitSet::from_table(&v.results[0].clean, "xzqdm", "xzqmc");
+    let schema = run.schemas.table("fwjz").unwrap();
+    let input = riskcensus_ingest::Input {
+        path: d.path().join("fwjz.xlsx"),
+        display: "fwjz.xlsx".into(),
+        ..Default::default()
+    };
+    let raw = riskcensus_ingest::read_table(
+        schema,
+        &[input],
+        riskcensus_ingest::VectorOptions { reproject: false },
+    )
+    .unwrap();
+    let registry = riskcensus_schema::Registry::nbs2023();
+    let (kt, klon, klat) = (
+        schema.field_index("xzqdm").unwrap(),
+        schema.field_index("lon").unwrap(),
+        schema.field_index("lat").unwrap(),
+    );
+    let num = |c: &riskcensus_ingest::RawCell| {
+        riskcensus_qc::coerce::coerce(c, riskcensus_schema::FieldType::Float)
+            .ok()
+            .and_then(|v| v.as_f64())
+    };
+    let mut disagree = BTreeSet::new();
+    for r in &raw.rows {
+        let declared = r.cells[kt].display();
+        let (Some(x), Some(y)) = (num(&r.cells[klon]), num(&r.cells[klat])) else {
+            continue;
+        };
+        if !registry.contains(&declared) {
+            continue;
+        }
+        if let Some(at) = units.index.locate(x, y)
+            && at != declared
+        {
+            disagree.insert(r.row.to_string());
+        }
+    }
+    let mut reader = csv::Reader::from_path(d.path().join("ground_truth.csv")).unwrap();
+    let expected: BTreeSet<String> = reader
+        .records()
+        .map(|x| x.unwrap())
+        .filter(|x| {
+            &x[4] == "fwjz.xlsx" && (&x[3] == "point_outside_township" || &x[3] == "gcj02_offset")
+        })
+        .map(|x| x[1].to_owned())
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(disagree, expected);
+}

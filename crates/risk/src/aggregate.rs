@@ -1,0 +1,405 @@
+//! The unit table: one row per unit, the figures a risk model reads, aggregated with polars.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+use riskcensus_qc::{CleanTable, Value};
+use riskcensus_schema::TableSchema;
+
+use crate::Result;
+use crate::units::{HazardLayer, UnitSet, assign, locate};
+
+/// Structures the census treats as weak against earthquakes.
+pub const WEAK_STRUCTURES: &[&str] = &["土木结构", "石木结构", "木(竹)结构", "混杂结构", "其他"];
+/// Buildings completed before this year are "old".
+pub const OLD_BEFORE: i64 = 1990;
+
+/// One checked table.
+pub struct TableInput<'a> {
+    pub schema: &'a TableSchema,
+    pub clean: &'a CleanTable,
+}
+
+fn idx(t: &CleanTable, field: &str) -> Option<usize> {
+    t.fields.iter().position(|f| f == field)
+}
+
+fn f64s(t: &CleanTable, field: &str) -> Vec<Option<f64>> {
+    match idx(t, field) {
+        Some(k) => t.rows.iter().map(|r| r.values[k].as_f64()).collect(),
+        None => vec![None; t.rows.len()],
+    }
+}
+
+fn strs(t: &CleanTable, field: &str) -> Vec<Option<String>> {
+    match idx(t, field) {
+        Some(k) => t
+            .rows
+            .iter()
+            .map(|r| {
+                if let Value::Text(s) = &r.values[k] {
+                    Some(s.to_string())
+                } else {
+                    None
+                }
+            })
+            .collect(),
+        None => vec![None; t.rows.len()],
+    }
+}
+
+fn flag(values: &[Option<String>], pred: impl Fn(&str) -> bool) -> Vec<f64> {
+    values
+        .iter()
+        .map(|v| {
+            if v.as_deref().is_some_and(&pred) {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Thousandths as integers.
+fn milli(values: &[Option<f64>]) -> Vec<Option<i64>> {
+    values
+        .iter()
+        .map(|v| {
+            v.filter(|x| x.is_finite())
+                .map(|x| (x * 1000.0).round() as i64)
+        })
+        .collect()
+}
+
+/// Sum of a thousandths column, back in units.
+fn total(name: &str) -> Expr {
+    (col(name).sum().cast(DataType::Float64) / lit(1000.0)).alias(name)
+}
+
+/// Share of records with a flag (a thousandths column of 0 and 1000).
+fn share(name: &str, alias: &str) -> Expr {
+    (col(name).sum().cast(DataType::Float64) / lit(1000.0) / len().cast(DataType::Float64))
+        .alias(alias)
+}
+
+/// Sum of a thousandths column where a condition holds, in units.
+fn total_where(name: &str, cond: Expr, alias: &str) -> Expr {
+    (col(name).filter(cond).sum().cast(DataType::Float64) / lit(1000.0)).alias(alias)
+}
+
+/// How records of each table were assigned, for the run's report.
+pub type Assignments = BTreeMap<String, crate::units::Assignment>;
+
+/// The columns `unit_table` makes for these tables and hazards (name, classes), in order: what a
+/// model may refer to, known before any data is read.
+pub fn expected_columns(tables: &[&str], hazards: &[(String, Vec<i64>)]) -> Vec<String> {
+    let mut out: Vec<String> = BASE_COLUMNS.iter().map(|s| s.to_string()).collect();
+    for (h, _) in hazards {
+        out.push(format!("hz_{h}_mean"));
+    }
+    for t in tables {
+        let cols: Vec<String> = match *t {
+            "fwjz" => {
+                let mut v: Vec<String> = [
+                    "n_buildings",
+                    "floor_area_m2",
+                    "building_residents",
+                    "weak_structure_share",
+                    "old_building_share",
+                    "unfortified_share",
+                    "weak_floor_area_m2",
+                ]
+                .map(String::from)
+                .to_vec();
+                for (h, classes) in hazards {
+                    for c in classes {
+                        v.push(format!("pop_{h}_c{c}"));
+                        v.push(format!("floor_area_{h}_c{c}"));
+                    }
+                    v.push(format!("pop_{h}_weighted"));
+                }
+                v
+            }
+            "czt_xx" => vec!["n_schools".into(), "students".into()],
+            "czt_ylwsjg" => vec!["n_medical".into(), "hospital_beds".into()],
+            "czt_shfljg" => vec!["n_welfare".into(), "welfare_beds".into()],
+            "xzjd_rkjj" => [
+                "population",
+                "households",
+                "gdp_10k_yuan",
+                "urban_population",
+            ]
+            .map(String::from)
+            .to_vec(),
+            "zhjzzy_jc_xzzy" => [
+                "shelter_capacity",
+                "shelters",
+                "disaster_staff",
+                "information_officers",
+                "relief_stock_10k_yuan",
+                "relief_items",
+                "disaster_funding_10k_yuan",
+            ]
+            .map(String::from)
+            .to_vec(),
+            "dzzhyhd" => [
+                "n_geohazard",
+                "n_geohazard_large",
+                "n_geohazard_medium",
+                "geohazard_threatened_people",
+            ]
+            .map(String::from)
+            .to_vec(),
+            _ => vec![],
+        };
+        out.extend(cols);
+    }
+    out
+}
+
+/// Columns every unit table has, whatever the inputs.
+pub const BASE_COLUMNS: &[&str] = &["unit_code", "unit_name", "area_km2"];
+
+/// Builds the unit table. Rows are the units in code order; aggregates are left-joined onto them, so
+/// a unit without records has zero counts, never a missing row.
+pub fn unit_table(
+    units: &UnitSet,
+    hazards: &[HazardLayer],
+    tables: &[TableInput<'_>],
+) -> Result<(DataFrame, Assignments)> {
+    let n = units.units.len();
+    let mut base = vec![
+        Column::new(
+            "unit_code".into(),
+            units
+                .units
+                .iter()
+                .map(|u| u.code.clone())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "unit_name".into(),
+            units
+                .units
+                .iter()
+                .map(|u| u.name.clone())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "area_km2".into(),
+            units.units.iter().map(|u| u.area_km2).collect::<Vec<_>>(),
+        ),
+    ];
+    for h in hazards {
+        let means: Vec<f64> = units.units.iter().map(|u| h.area_weighted(u)).collect();
+        base.push(Column::new(format!("hz_{}_mean", h.name).into(), means));
+    }
+    let mut lf = DataFrame::new(n, base)?.lazy();
+    let mut assignments = Assignments::new();
+    let mut count_columns: Vec<String> = Vec::new();
+
+    for t in tables {
+        let code = t.schema.code.as_str();
+        let located = locate(t.clean, t.schema);
+        let (unit_of, how) = assign(t.clean, &located, units);
+        assignments.insert(code.to_owned(), how);
+        let mut cols = vec![Column::new("unit".into(), unit_of)];
+        let mut aggs: Vec<Expr> = Vec::new();
+        // Figures are summed as integers (thousandths): integer sums do not depend on the order of
+        // the rows or on how polars splits them across threads, so neither changes a score.
+        let mut add = |name: &str, values: Vec<Option<f64>>| {
+            cols.push(Column::new(name.into(), milli(&values)))
+        };
+        match code {
+            "fwjz" => {
+                let area = f64s(t.clean, "jzmj");
+                let residents = f64s(t.clean, "czrk");
+                let structure = strs(t.clean, "jglx");
+                let year = f64s(t.clean, "jcnd");
+                let fortified = strs(t.clean, "kzsf");
+                add("floor_area", area);
+                add("residents", residents);
+                add(
+                    "weak",
+                    flag(&structure, |s| WEAK_STRUCTURES.contains(&s))
+                        .into_iter()
+                        .map(Some)
+                        .collect(),
+                );
+                add(
+                    "old",
+                    year.iter()
+                        .map(|y| {
+                            Some(if y.is_some_and(|y| (y as i64) < OLD_BEFORE) {
+                                1.0
+                            } else {
+                                0.0
+                            })
+                        })
+                        .collect(),
+                );
+                add(
+                    "unfortified",
+                    flag(&fortified, |s| s == "否")
+                        .into_iter()
+                        .map(Some)
+                        .collect(),
+                );
+                aggs.extend([
+                    len().cast(DataType::Float64).alias("n_buildings"),
+                    total("floor_area").alias("floor_area_m2"),
+                    total("residents").alias("building_residents"),
+                    share("weak", "weak_structure_share"),
+                    share("old", "old_building_share"),
+                    share("unfortified", "unfortified_share"),
+                    total_where("floor_area", col("weak").gt(lit(0)), "weak_floor_area_m2"),
+                ]);
+                count_columns.extend(
+                    [
+                        "n_buildings",
+                        "floor_area_m2",
+                        "building_residents",
+                        "weak_floor_area_m2",
+                    ]
+                    .map(String::from),
+                );
+                for h in hazards {
+                    let classes: Vec<i64> = located
+                        .iter()
+                        .map(|l| l.point.map(|(x, y)| h.class_at(x, y)).unwrap_or(0))
+                        .collect();
+                    let name = format!("class_{}", h.name);
+                    cols.push(Column::new(name.as_str().into(), classes));
+                    for &c in &h.classes {
+                        let pop = format!("pop_{}_c{c}", h.name);
+                        let fa = format!("floor_area_{}_c{c}", h.name);
+                        aggs.push(total_where(
+                            "residents",
+                            col(name.as_str()).eq(lit(c)),
+                            &pop,
+                        ));
+                        aggs.push(total_where(
+                            "floor_area",
+                            col(name.as_str()).eq(lit(c)),
+                            &fa,
+                        ));
+                        count_columns.extend([pop, fa]);
+                    }
+                    let w = format!("pop_{}_weighted", h.name);
+                    aggs.push(
+                        ((col("residents") * col(name.as_str()))
+                            .sum()
+                            .cast(DataType::Float64)
+                            / lit(1000.0))
+                        .alias(w.as_str()),
+                    );
+                    count_columns.push(w);
+                }
+            }
+            "czt_xx" => {
+                add("students", f64s(t.clean, "zxsrs"));
+                aggs.extend([
+                    len().cast(DataType::Float64).alias("n_schools"),
+                    total("students"),
+                ]);
+                count_columns.extend(["n_schools", "students"].map(String::from));
+            }
+            "czt_ylwsjg" => {
+                add("beds", f64s(t.clean, "syzycws"));
+                aggs.extend([
+                    len().cast(DataType::Float64).alias("n_medical"),
+                    total("beds").alias("hospital_beds"),
+                ]);
+                count_columns.extend(["n_medical", "hospital_beds"].map(String::from));
+            }
+            "czt_shfljg" => {
+                add("beds", f64s(t.clean, "nmcws"));
+                aggs.extend([
+                    len().cast(DataType::Float64).alias("n_welfare"),
+                    total("beds").alias("welfare_beds"),
+                ]);
+                count_columns.extend(["n_welfare", "welfare_beds"].map(String::from));
+            }
+            "xzjd_rkjj" => {
+                for (field, name) in [
+                    ("czrk", "population"),
+                    ("nmzhs", "households"),
+                    ("gdp", "gdp_10k_yuan"),
+                    ("czhrk", "urban_population"),
+                ] {
+                    add(name, f64s(t.clean, field));
+                    aggs.push(total(name));
+                    count_columns.push(name.to_owned());
+                }
+            }
+            "zhjzzy_jc_xzzy" => {
+                for (field, name) in [
+                    ("bjzhyjbn_1", "shelter_capacity"),
+                    ("bjzhyjbncs", "shelters"),
+                    ("bjzhglgzry", "disaster_staff"),
+                    ("bjzhxxyrs", "information_officers"),
+                    ("xycbwzzbzh", "relief_stock_10k_yuan"),
+                    ("bjcbdjzwzz", "relief_items"),
+                    ("syndfzjzjz", "disaster_funding_10k_yuan"),
+                ] {
+                    add(name, f64s(t.clean, field));
+                    aggs.push(total(name));
+                    count_columns.push(name.to_owned());
+                }
+            }
+            "dzzhyhd" => {
+                let level = strs(t.clean, "xqdj");
+                add("people", f64s(t.clean, "wxrsr"));
+                add(
+                    "large",
+                    flag(&level, |s| s == "大型" || s == "特大型")
+                        .into_iter()
+                        .map(Some)
+                        .collect(),
+                );
+                add(
+                    "medium",
+                    flag(&level, |s| s == "中型")
+                        .into_iter()
+                        .map(Some)
+                        .collect(),
+                );
+                aggs.extend([
+                    len().cast(DataType::Float64).alias("n_geohazard"),
+                    total("large").alias("n_geohazard_large"),
+                    total("medium").alias("n_geohazard_medium"),
+                    total("people").alias("geohazard_threatened_people"),
+                ]);
+                count_columns.extend(
+                    [
+                        "n_geohazard",
+                        "n_geohazard_large",
+                        "n_geohazard_medium",
+                        "geohazard_threatened_people",
+                    ]
+                    .map(String::from),
+                );
+            }
+            _ => continue,
+        }
+        let height = t.clean.rows.len();
+        let records = DataFrame::new(height, cols)?
+            .lazy()
+            .filter(col("unit").is_not_null());
+        let agg = records.group_by([col("unit")]).agg(aggs);
+        let mut args = JoinArgs::new(JoinType::Left);
+        args.maintain_order = MaintainOrderJoin::Left;
+        lf = lf.join(agg, [col("unit_code")], [col("unit")], args);
+    }
+    let fill: Vec<Expr> = count_columns
+        .iter()
+        .map(|c| col(c.as_str()).fill_null(lit(0.0)))
+        .collect();
+    let df = if fill.is_empty() {
+        lf.collect()?
+    } else {
+        lf.with_columns(fill).collect()?
+    };
+    Ok((df, assignments))
+}

@@ -1,0 +1,330 @@
+//! Assessment units, hazard layers, and the assignment of records to them.
+
+use geo::{Area, BooleanOps, BoundingRect, Centroid, MultiPolygon};
+use rayon::prelude::*;
+use riskcensus_qc::{CleanTable, Value};
+use riskcensus_schema::{Rule, TableSchema};
+use riskcensus_spatial::{Geom, UnitIndex, parse_wkb};
+
+/// km² per square degree at a latitude (a local equirectangular approximation: good to well under
+/// 1% across a county).
+pub fn km2_per_deg2(lat: f64) -> f64 {
+    111.32 * lat.to_radians().cos() * 110.57
+}
+
+pub fn area_km2(mp: &MultiPolygon) -> f64 {
+    let lat = mp.centroid().map(|c| c.y()).unwrap_or(30.0);
+    mp.unsigned_area() * km2_per_deg2(lat)
+}
+
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub code: String,
+    pub name: String,
+    pub shape: MultiPolygon,
+    pub area_km2: f64,
+}
+
+/// The units of a run, sorted by code, with a point index.
+pub struct UnitSet {
+    pub units: Vec<Unit>,
+    pub index: UnitIndex,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::Text(s) => Some(s.to_string()),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+impl UnitSet {
+    /// Units from the clean rows of the units layer.
+    pub fn from_table(table: &CleanTable, code_field: &str, name_field: &str) -> UnitSet {
+        let kc = table.fields.iter().position(|f| f == code_field);
+        let kn = table.fields.iter().position(|f| f == name_field);
+        let mut units: Vec<Unit> = table
+            .rows
+            .iter()
+            .filter_map(|r| {
+                let code = text(&r.values[kc?])?;
+                let name = kn.and_then(|k| text(&r.values[k])).unwrap_or_default();
+                let Ok(Geom::Polygon(shape)) = parse_wkb(r.geometry.as_deref()?) else {
+                    return None;
+                };
+                let area_km2 = area_km2(&shape);
+                Some(Unit {
+                    code,
+                    name,
+                    shape,
+                    area_km2,
+                })
+            })
+            .collect();
+        units.sort_by(|a, b| a.code.cmp(&b.code));
+        units.dedup_by(|a, b| a.code == b.code);
+        let index = UnitIndex::new(units.iter().map(|u| (u.code.clone(), u.shape.clone())));
+        UnitSet { units, index }
+    }
+
+    /// The unit a footprint overlaps most (ties: the lowest code).
+    pub fn largest_overlap(&self, footprint: &MultiPolygon) -> Option<&str> {
+        let bb = footprint.bounding_rect()?;
+        let mut best: Option<(f64, &str)> = None;
+        for u in &self.units {
+            let Some(ub) = u.shape.bounding_rect() else {
+                continue;
+            };
+            if ub.max().x < bb.min().x
+                || bb.max().x < ub.min().x
+                || ub.max().y < bb.min().y
+                || bb.max().y < ub.min().y
+            {
+                continue;
+            }
+            let a = u.shape.intersection(footprint).unsigned_area();
+            if a > 0.0 && best.is_none_or(|b| a > b.0) {
+                best = Some((a, u.code.as_str()));
+            }
+        }
+        best.map(|b| b.1)
+    }
+}
+
+/// A hazard layer: zones with a class.
+pub struct HazardLayer {
+    pub name: String,
+    pub zones: Vec<(i64, MultiPolygon)>,
+    /// Every class the layer's schema allows, lowest first: the unit table has a column per class
+    /// whether or not the data has zones of it, so a model's columns do not depend on the data.
+    pub classes: Vec<i64>,
+    index: UnitIndex,
+}
+
+impl HazardLayer {
+    pub fn from_table(
+        name: &str,
+        table: &CleanTable,
+        schema: &TableSchema,
+        class_field: &str,
+    ) -> HazardLayer {
+        let k = table.fields.iter().position(|f| f == class_field);
+        let zones: Vec<(i64, MultiPolygon)> = table
+            .rows
+            .iter()
+            .filter_map(|r| {
+                let class = match &r.values[k?] {
+                    Value::Int(i) => *i,
+                    Value::Float(f) => *f as i64,
+                    _ => return None,
+                };
+                let Ok(Geom::Polygon(shape)) = parse_wkb(r.geometry.as_deref()?) else {
+                    return None;
+                };
+                Some((class, shape))
+            })
+            .collect();
+        // A fixed order (class, then position): sums over zones must not depend on row order.
+        let mut zones = zones;
+        zones.sort_by(|a, b| {
+            let key = |z: &(i64, MultiPolygon)| {
+                let r = z.1.bounding_rect();
+                (
+                    z.0,
+                    r.map(|r| [r.min().x, r.min().y, r.max().x, r.max().y])
+                        .unwrap_or([0.0; 4]),
+                )
+            };
+            let (ka, kb) = (key(a), key(b));
+            ka.0.cmp(&kb.0).then_with(|| {
+                ka.1.iter()
+                    .zip(kb.1.iter())
+                    .map(|(x, y)| x.total_cmp(y))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+        });
+        let index = UnitIndex::new(
+            zones
+                .iter()
+                .enumerate()
+                .map(|(k, z)| (k.to_string(), z.1.clone())),
+        );
+        let classes = class_range(schema, class_field).unwrap_or_else(|| {
+            let mut c: Vec<i64> = zones.iter().map(|z| z.0).collect();
+            c.sort();
+            c.dedup();
+            c
+        });
+        HazardLayer {
+            name: name.to_owned(),
+            zones,
+            classes,
+            index,
+        }
+    }
+
+    /// The class at a point: the highest class of the zones containing it, 0 outside every zone.
+    pub fn class_at(&self, lon: f64, lat: f64) -> i64 {
+        self.index
+            .locate(lon, lat)
+            .and_then(|k| k.parse::<usize>().ok())
+            .map(|k| self.zones[k].0)
+            .unwrap_or(0)
+    }
+
+    /// Area-weighted mean class over a unit (uncovered area counts as class 0).
+    pub fn area_weighted(&self, unit: &Unit) -> f64 {
+        let total = unit.shape.unsigned_area();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        let Some(ub) = unit.shape.bounding_rect() else {
+            return 0.0;
+        };
+        let mut sum = 0.0;
+        for (class, z) in &self.zones {
+            let Some(zb) = z.bounding_rect() else {
+                continue;
+            };
+            if zb.max().x < ub.min().x
+                || ub.max().x < zb.min().x
+                || zb.max().y < ub.min().y
+                || ub.max().y < zb.min().y
+            {
+                continue;
+            }
+            sum += *class as f64 * unit.shape.intersection(z).unsigned_area();
+        }
+        sum / total
+    }
+}
+
+/// The classes a hazard schema allows (its class field's integer range).
+pub fn class_range(schema: &TableSchema, class_field: &str) -> Option<Vec<i64>> {
+    let f = schema.field(class_field)?;
+    let (Some(riskcensus_schema::Bound::Value(lo)), Some(riskcensus_schema::Bound::Value(hi))) =
+        (f.min, f.max)
+    else {
+        return None;
+    };
+    Some((lo as i64..=hi as i64).collect())
+}
+
+/// Hazard layers among a run's tables: `hz_<name>` polygon tables with a class field `dj`.
+pub fn is_hazard_table(schema: &TableSchema) -> Option<String> {
+    let name = schema.code.strip_prefix("hz_")?;
+    (schema.geometry == riskcensus_schema::GeometryKind::Polygon && schema.field("dj").is_some())
+        .then(|| name.to_owned())
+}
+
+/// Where a record is: its point (or footprint centroid) and footprint.
+pub struct Located {
+    pub point: Option<(f64, f64)>,
+    pub footprint: Option<MultiPolygon>,
+}
+
+/// The lon/lat fields a schema's point rule names.
+pub fn point_fields(schema: &TableSchema) -> Option<(usize, usize)> {
+    schema.rules.iter().find_map(|r| match r {
+        Rule::PointInUnit { lon, lat, .. } => {
+            Some((schema.field_index(lon)?, schema.field_index(lat)?))
+        }
+        _ => None,
+    })
+}
+
+/// Locates every clean record of a table (in parallel, in row order).
+pub fn locate(table: &CleanTable, schema: &TableSchema) -> Vec<Located> {
+    let pf = point_fields(schema);
+    table
+        .rows
+        .par_iter()
+        .map(|r| {
+            let footprint = match r.geometry.as_deref().map(parse_wkb) {
+                Some(Ok(Geom::Polygon(mp))) => Some(mp),
+                _ => None,
+            };
+            let from_fields =
+                pf.and_then(|(a, b)| Some((r.values[a].as_f64()?, r.values[b].as_f64()?)));
+            let from_geometry = match r.geometry.as_deref().map(parse_wkb) {
+                Some(Ok(Geom::Point(p))) => Some((p.x(), p.y())),
+                _ => None,
+            };
+            let point = from_fields.or(from_geometry).or_else(|| {
+                footprint
+                    .as_ref()
+                    .and_then(|f| f.centroid())
+                    .map(|c| (c.x(), c.y()))
+            });
+            Located { point, footprint }
+        })
+        .collect()
+}
+
+/// How records were assigned to units.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Assignment {
+    /// Assigned by their declared code (checked by point-in-polygon in QC).
+    pub by_code: u64,
+    /// Without a usable code: by the unit their point falls in.
+    pub by_point: u64,
+    /// Footprints: by the unit of largest overlap.
+    pub by_overlap: u64,
+    /// Declared code and point disagree (QC rejects these; nonzero means a rule is missing).
+    pub disagreements: u64,
+    /// Neither code nor location gives a unit.
+    pub unassigned: u64,
+}
+
+/// The unit of every clean record, in row order, and how each was found.
+pub fn assign(
+    table: &CleanTable,
+    located: &[Located],
+    units: &UnitSet,
+) -> (Vec<Option<String>>, Assignment) {
+    let results: Vec<(Option<String>, u8)> = table
+        .rows
+        .par_iter()
+        .zip(located.par_iter())
+        .map(|(r, l)| {
+            // A declared code that is a unit, or whose prefix is one (a township code in a county run).
+            let declared = r.unit.as_deref().and_then(|c| {
+                units
+                    .units
+                    .iter()
+                    .map(|u| u.code.as_str())
+                    .find(|u| c == *u || (c.len() > u.len() && c.starts_with(u)))
+            });
+            if let Some(fp) = &l.footprint
+                && let Some(u) = units.largest_overlap(fp)
+            {
+                return (Some(u.to_owned()), 2);
+            }
+            let located = l.point.and_then(|(x, y)| units.index.locate(x, y));
+            match (declared, located) {
+                (Some(d), Some(p)) if d != p => (Some(d.to_owned()), 3),
+                (Some(d), _) => (Some(d.to_owned()), 0),
+                (None, Some(p)) => (Some(p.to_owned()), 1),
+                (None, None) => (None, 4),
+            }
+        })
+        .collect();
+    let mut a = Assignment::default();
+    let mut out = Vec::with_capacity(results.len());
+    for (u, how) in results {
+        match how {
+            0 => a.by_code += 1,
+            1 => a.by_point += 1,
+            2 => a.by_overlap += 1,
+            3 => {
+                a.by_code += 1;
+                a.disagreements += 1;
+            }
+            _ => a.unassigned += 1,
+        }
+        out.push(u);
+    }
+    (out, a)
+}
