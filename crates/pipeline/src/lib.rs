@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 pub use risk::{Scored, join_and_score};
-pub use spec::{InputSpec, PipelineFile, Run};
+pub use spec::{IndicatorTable, InputSpec, PipelineFile, Run};
 pub use validate::{Validated, validate};
 
 /// Errors of this crate.
@@ -124,7 +124,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn hash_inputs(run: &Run) -> Result<Vec<HashedInput>> {
     run.inputs
         .iter()
-        .chain(std::iter::once(&run.units))
+        .chain(run.units.iter())
         .map(|input| {
             let (bytes, sha256) = sha256_file(&input.resolved).map_err(|source| Error::Input {
                 path: input.resolved.clone(),
@@ -143,7 +143,19 @@ pub fn hash_inputs(run: &Run) -> Result<Vec<HashedInput>> {
 /// Runs the pipeline as far as it is built: resolve, hash the inputs into `inputs.json`, then ingest
 /// and QC (writing `qc/`).
 pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunReport> {
-    let inputs = hash_inputs(run)?;
+    let mut inputs = hash_inputs(run)?;
+    if let Some(t) = &run.indicator_table {
+        let (bytes, sha256) = sha256_file(&t.resolved).map_err(|source| Error::Input {
+            path: t.resolved.clone(),
+            source,
+        })?;
+        inputs.push(HashedInput {
+            table: "indicators".into(),
+            path: t.path.clone(),
+            bytes,
+            sha256,
+        });
+    }
     let validated = validate(run, progress)?;
     progress("join and score", 0, 1);
     let scored = join_and_score(run, &validated)?;

@@ -34,6 +34,10 @@ fn risk_err(e: riskcensus_risk::Error) -> Error {
 /// Joins the clean records to the units, aggregates, scores and grades; writes
 /// `parquet/unit_risk.parquet`, `parquet/unit_table.parquet` and `risk/summary.json`.
 pub fn join_and_score(run: &Run, v: &Validated) -> Result<Scored> {
+    if let Some(t) = &run.indicator_table {
+        let table = read_indicator_table(t)?;
+        return finish(run, table, Assignments::new());
+    }
     let Some(units_result) = v.results.first() else {
         return Err(Error::Report("no units table".into()));
     };
@@ -62,6 +66,14 @@ pub fn join_and_score(run: &Run, v: &Validated) -> Result<Scored> {
         columns = table.width(),
         "unit table"
     );
+    finish(run, table, assignments)
+}
+
+fn finish(
+    run: &Run,
+    mut table: polars::prelude::DataFrame,
+    assignments: Assignments,
+) -> Result<Scored> {
     let parquet = run.out_dir.join("parquet");
     write_parquet(&mut table, &parquet.join("unit_table.parquet")).map_err(risk_err)?;
     let risk = match &run.model {
@@ -89,4 +101,75 @@ pub fn join_and_score(run: &Run, v: &Validated) -> Result<Scored> {
         risk,
         assignments,
     })
+}
+
+/// Reads a per-unit indicator table (csv, UTF-8 or GBK): the code and name columns become
+/// `unit_code` and `unit_name`, every other column is a number (empty or unreadable: missing).
+pub fn read_indicator_table(t: &crate::IndicatorTable) -> Result<polars::prelude::DataFrame> {
+    use polars::prelude::*;
+    let err = |message: String| Error::Invalid {
+        path: t.resolved.clone(),
+        message,
+        hint: "a csv with a header row: unit code, unit name, then numeric indicators".into(),
+    };
+    let bytes = std::fs::read(&t.resolved).map_err(|e| err(e.to_string()))?;
+    let text = match std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes)) {
+        Ok(s) => s.to_owned(),
+        Err(_) => encoding_rs::GB18030
+            .decode_without_bom_handling_and_without_replacement(&bytes)
+            .map(|c| c.into_owned())
+            .ok_or_else(|| err("neither UTF-8 nor GBK".into()))?,
+    };
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| err(e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_owned())
+        .collect();
+    let kc = headers
+        .iter()
+        .position(|h| *h == t.code_field)
+        .ok_or_else(|| err(format!("no column {}", t.code_field)))?;
+    let kn = headers.iter().position(|h| *h == t.name_field);
+    let rows: Vec<csv::StringRecord> = reader
+        .records()
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(e.to_string()))?;
+    let n = rows.len();
+    let mut cols = vec![Column::new(
+        "unit_code".into(),
+        rows.iter()
+            .map(|r| r.get(kc).unwrap_or("").trim().to_owned())
+            .collect::<Vec<_>>(),
+    )];
+    cols.push(Column::new(
+        "unit_name".into(),
+        rows.iter()
+            .map(|r| kn.and_then(|k| r.get(k)).unwrap_or("").trim().to_owned())
+            .collect::<Vec<_>>(),
+    ));
+    for (k, h) in headers.iter().enumerate() {
+        if k == kc || Some(k) == kn {
+            continue;
+        }
+        let v: Vec<Option<f64>> = rows
+            .iter()
+            .map(|r| r.get(k).and_then(|s| s.trim().parse::<f64>().ok()))
+            .collect();
+        cols.push(Column::new(h.as_str().into(), v));
+    }
+    let df = DataFrame::new(n, cols).map_err(|e| err(e.to_string()))?;
+    // Units in code order, as from a boundary layer.
+    df.sort(["unit_code"], SortMultipleOptions::default())
+        .map_err(|e| err(e.to_string()))
+}
+
+/// The columns an indicator table gives the model, read from its header.
+pub fn indicator_columns(t: &crate::IndicatorTable) -> Result<Vec<String>> {
+    Ok(read_indicator_table(t)?
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect())
 }

@@ -16,7 +16,11 @@ pub struct PipelineFile {
     pub qc: QcSection,
     #[serde(default)]
     pub codes: CodesSection,
-    pub units: UnitsSection,
+    #[serde(default)]
+    pub units: Option<UnitsSection>,
+    /// A plain per-unit indicator table to score instead of records to aggregate.
+    #[serde(default)]
+    pub indicators: Option<IndicatorsSection>,
     #[serde(default)]
     pub inputs: Vec<InputSpec>,
     #[serde(default)]
@@ -86,6 +90,34 @@ pub struct UnitsSection {
     pub name_field: String,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndicatorsSection {
+    /// A csv (UTF-8 or GBK) with one row per unit.
+    pub path: String,
+    #[serde(default = "unit_code")]
+    pub code_field: String,
+    #[serde(default = "unit_name")]
+    pub name_field: String,
+}
+
+fn unit_code() -> String {
+    "unit_code".into()
+}
+
+fn unit_name() -> String {
+    "unit_name".into()
+}
+
+/// A resolved indicator table.
+#[derive(Debug, Clone)]
+pub struct IndicatorTable {
+    pub path: String,
+    pub resolved: PathBuf,
+    pub code_field: String,
+    pub name_field: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
@@ -127,9 +159,11 @@ pub struct Run {
     pub reference_year: i32,
     pub pass_threshold: f64,
     pub division_changes: Option<PathBuf>,
-    pub units: InputSpec,
+    /// The units layer; `None` when the run scores a plain indicator table.
+    pub units: Option<InputSpec>,
     pub units_code_field: String,
     pub units_name_field: String,
+    pub indicator_table: Option<IndicatorTable>,
     pub inputs: Vec<InputSpec>,
     /// `<output dir>/<run name>/`.
     pub out_dir: PathBuf,
@@ -244,15 +278,27 @@ impl Run {
             }
             resolved
         };
-        let mut units = InputSpec {
-            table: file.units.table.clone(),
-            path: file.units.path.clone(),
-            sheet: None,
-            layer: None,
-            encoding: None,
-            resolved: PathBuf::new(),
+        let units = match &file.units {
+            Some(u) => {
+                let mut units = InputSpec {
+                    table: u.table.clone(),
+                    path: u.path.clone(),
+                    sheet: None,
+                    layer: None,
+                    encoding: None,
+                    resolved: PathBuf::new(),
+                };
+                units.resolved = resolve(&units.table, &units.path);
+                Some(units)
+            }
+            None => None,
         };
-        units.resolved = resolve(&units.table, &units.path);
+        let indicator_table = file.indicators.as_ref().map(|i| IndicatorTable {
+            path: i.path.clone(),
+            resolved: resolve("indicators", &i.path),
+            code_field: i.code_field.clone(),
+            name_field: i.name_field.clone(),
+        });
         let mut inputs = file.inputs.clone();
         for input in &mut inputs {
             input.resolved = resolve(&input.table, &input.path);
@@ -263,6 +309,7 @@ impl Run {
             .as_ref()
             .map(|p| resolve("division_changes", p));
         unknown.remove("division_changes");
+        unknown.remove("indicators");
         if !unknown.is_empty() {
             return Err(invalid(
                 format!(
@@ -300,7 +347,30 @@ impl Run {
                 ));
             }
         }
-        let columns = riskcensus_risk::aggregate::expected_columns(&tables, &hazards);
+        let columns = match &indicator_table {
+            Some(t) if t.resolved.is_file() => crate::risk::indicator_columns(t).map_err(|e| {
+                invalid(
+                    e.to_string(),
+                    "the indicator table is a csv with a header row",
+                )
+            })?,
+            _ => riskcensus_risk::aggregate::expected_columns(&tables, &hazards),
+        };
+        match (&units, &indicator_table, inputs.is_empty()) {
+            (None, None, _) => {
+                return Err(invalid(
+                    "no [units] and no [indicators]".into(),
+                    "name the unit boundaries ([units]) or a per-unit indicator table ([indicators])",
+                ));
+            }
+            (None, Some(_), false) => {
+                return Err(invalid(
+                    "[[inputs]] need a [units] layer to be joined to".into(),
+                    "add [units], or drop the inputs when scoring a plain indicator table",
+                ));
+            }
+            _ => {}
+        }
         let model = riskcensus_risk::Model::from_pipeline(path, &text, &columns)
             .map_err(|e| invalid(e.to_string(), "fix the model at the line named"))?;
         Ok(Run {
@@ -319,8 +389,17 @@ impl Run {
             pass_threshold: file.qc.pass_threshold,
             division_changes,
             units,
-            units_code_field: file.units.code_field,
-            units_name_field: file.units.name_field,
+            units_code_field: file
+                .units
+                .as_ref()
+                .map(|u| u.code_field.clone())
+                .unwrap_or_else(unit_code),
+            units_name_field: file
+                .units
+                .as_ref()
+                .map(|u| u.name_field.clone())
+                .unwrap_or_else(unit_name),
+            indicator_table,
             inputs,
             schemas,
             reproject: file.spatial.reproject,

@@ -73,9 +73,26 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
     }
     let total = groups.len() as u64 + 1;
 
+    let info = RunInfo {
+        run: &run.name,
+        region_code: &run.region_code,
+        region_name: &run.region_name,
+        reference_year: run.reference_year,
+        pass_threshold: run.pass_threshold,
+    };
+    // A plain indicator table has no records to check.
+    let Some(units_input) = &run.units else {
+        let summary = summarize(&info, &[], &run.schemas, registry);
+        riskcensus_qc::report::write(&run.out_dir.join("qc"), &summary, &[])
+            .map_err(|e| Error::Report(e.to_string()))?;
+        return Ok(Validated {
+            summary,
+            results: Vec::new(),
+        });
+    };
     // The units first: every other table is checked against them.
-    progress(&run.units.table, 0, total);
-    let units_schema = schema_of(&run.units.table)?;
+    progress(&units_input.table, 0, total);
+    let units_schema = schema_of(&units_input.table)?;
     if units_schema.geometry != GeometryKind::Polygon {
         return Err(Error::Invalid {
             path: run.pipeline_path.clone(),
@@ -83,7 +100,7 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
             hint: "name a polygon layer, e.g. xzqh_xz".into(),
         });
     }
-    let raw = read_table(units_schema, &[input(&run.units)], opts)?;
+    let raw = read_table(units_schema, &[input(units_input)], opts)?;
     let ctx = Context {
         registry,
         schemas: &run.schemas,
@@ -120,13 +137,6 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
     }
     progress("report", total, total);
     tracing::info!("writing the report");
-    let info = RunInfo {
-        run: &run.name,
-        region_code: &run.region_code,
-        region_name: &run.region_name,
-        reference_year: run.reference_year,
-        pass_threshold: run.pass_threshold,
-    };
     let summary = summarize(&info, &results, &run.schemas, registry);
     riskcensus_qc::report::write(&run.out_dir.join("qc"), &summary, &results)
         .map_err(|e| Error::Report(e.to_string()))?;

@@ -60,7 +60,7 @@ fn found(qc: &Path) -> BTreeSet<Key> {
 fn files_of(run: &Run) -> BTreeSet<String> {
     run.inputs
         .iter()
-        .chain([&run.units])
+        .chain(run.units.iter())
         .map(|i| i.path.clone())
         .collect()
 }
@@ -583,4 +583,72 @@ fn point_in_polygon_agrees_with_declared_codes_except_at_injected_defects() {
         .collect();
     assert!(!expected.is_empty());
     assert_eq!(disagree, expected);
+}
+
+/// A plain per-unit indicator table is scored with no records: the shipped NRI and INFORM examples.
+#[test]
+fn plain_indicator_tables_are_scored_without_records() {
+    let out = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for (file, expected) in [
+        (
+            "pipelines/nri_example.toml",
+            vec!["Relatively High", "Relatively Low", "Very High", "Very Low"],
+        ),
+        (
+            "pipelines/inform_example.toml",
+            vec!["High", "Low", "Very High", "Very Low", "Medium"],
+        ),
+    ] {
+        let run = Run::load(&repo.join(file), Some(out.path())).unwrap();
+        let report = riskcensus_pipeline::run(&run, &mut |_, _, _| {}).unwrap();
+        assert!(report.stages_done.contains(&"risk"), "{file}");
+        let f = std::fs::File::open(run.out_dir.join("parquet/unit_risk.parquet")).unwrap();
+        use polars::prelude::SerReader;
+        let df = polars::prelude::ParquetReader::new(f).finish().unwrap();
+        let grades: Vec<String> = df
+            .column("composite_grade")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|g| g.unwrap().to_owned())
+            .collect();
+        assert_eq!(grades, expected, "{file}");
+    }
+}
+
+/// Footprint polygons go to the unit they overlap most.
+#[test]
+fn footprints_go_to_the_unit_of_largest_overlap() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 1_500, BuildingGeometry::Footprint);
+    let text = std::fs::read_to_string(d.path().join("pipeline.toml"))
+        .unwrap()
+        .replace("path = \"fwjz.xlsx\"", "path = \"fwjz.shp\"");
+    std::fs::write(d.path().join("footprints.toml"), text).unwrap();
+    let run = Run::load(
+        &d.path().join("footprints.toml"),
+        Some(&d.path().join("out")),
+    )
+    .unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    let s = riskcensus_pipeline::join_and_score(&run, &v).unwrap();
+    let fwjz = v.results.iter().find(|r| r.table == "fwjz").unwrap();
+    let a = &s.assignments["fwjz"];
+    assert_eq!(a.by_overlap, fwjz.rows_clean, "{a:?}");
+    assert_eq!(a.unassigned, 0);
+    let n: f64 = s
+        .units
+        .column("n_buildings")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .map(|x| x.unwrap())
+        .sum();
+    assert_eq!(
+        n as u64, fwjz.rows_clean,
+        "every clean footprint counted once"
+    );
 }
