@@ -60,7 +60,7 @@ pub fn join_and_score(run: &Run, v: &Validated) -> Result<Scored> {
             }),
         }
     }
-    let (mut table, assignments) = unit_table(&units, &hazards, &inputs).map_err(risk_err)?;
+    let (table, assignments) = unit_table(&units, &hazards, &inputs).map_err(risk_err)?;
     tracing::info!(
         units = table.height(),
         columns = table.width(),
