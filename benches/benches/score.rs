@@ -23,16 +23,25 @@ fn main() -> anyhow::Result<()> {
         .map(|s| s.trim().parse())
         .collect::<Result<_, _>>()?;
     println!("join + score (census model), county 530402, seed 7, defect rate 0.05");
-    println!("{:>10} {:>11} {:>10} {:>14} {:>12}", "buildings", "validate s", "score s", "score rows/s", "peak RSS MB");
+    println!(
+        "{:>10} {:>11} {:>10} {:>14} {:>12}",
+        "buildings", "validate s", "score s", "score rows/s", "peak RSS MB"
+    );
     for n in sizes {
-        let dir = std::env::temp_dir().join(format!("riskcensus-bench-score-{}-{n}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("riskcensus-bench-score-{}-{n}", std::process::id()));
         let mut o = Options::new("530402", &dir);
         o.buildings = n;
         riskcensus_synth::generate(&o, &mut |_| {})?;
-        let out = std::process::Command::new(std::env::current_exe()?).env(CHILD, &dir).output()?;
+        let out = std::process::Command::new(std::env::current_exe()?)
+            .env(CHILD, &dir)
+            .output()?;
         std::fs::remove_dir_all(&dir)?;
         if !out.status.success() {
-            anyhow::bail!("child for {n} failed: {}", String::from_utf8_lossy(&out.stderr));
+            anyhow::bail!(
+                "child for {n} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
         let score = v["score_secs"].as_f64().unwrap_or(f64::NAN);
@@ -61,6 +70,9 @@ fn child(dir: &Path) -> anyhow::Result<()> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .unwrap_or(0);
     let records: u64 = v.results.iter().map(|r| r.rows_clean).sum();
-    println!("{}", serde_json::json!({"validate_secs": validate_secs, "score_secs": score_secs, "records": records, "peak_rss_kb": peak}));
+    println!(
+        "{}",
+        serde_json::json!({"validate_secs": validate_secs, "score_secs": score_secs, "records": records, "peak_rss_kb": peak})
+    );
     Ok(())
 }

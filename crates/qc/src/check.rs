@@ -617,7 +617,7 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
                 format!("township {code} is not in region {}", ctx.region_code),
             ));
         } else if let Some(units) = ctx.units
-            && !units.contains_code(code)
+            && !units.covers_code(code)
         {
             findings.push(finding(
                 k,
@@ -692,11 +692,13 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
                 };
                 let Some(units) = ctx.units else { continue };
                 let at = units.locate(x, y);
-                if at == Some(declared) {
+                // Units may be townships or larger (counties): a unit covers the codes it prefixes.
+                let covers = |u: Option<&str>| u.is_some_and(|u| declared.starts_with(u));
+                if covers(at) {
                     continue;
                 }
                 let back = gcj02_to_wgs84(x, y);
-                let (rule, zh, en) = if units.locate(back.0, back.1) == Some(declared) {
+                let (rule, zh, en) = if covers(units.locate(back.0, back.1)) {
                     (
                         "gcj02_offset",
                         format!(

@@ -66,6 +66,10 @@ pub const TABLES: &[(&str, &str)] = &[
         include_str!("../../../schemas/tables/xzjd_rkjj.toml"),
     ),
     (
+        "xzqh_xj.toml",
+        include_str!("../../../schemas/tables/xzqh_xj.toml"),
+    ),
+    (
         "xzqh_xz.toml",
         include_str!("../../../schemas/tables/xzqh_xz.toml"),
     ),

@@ -233,6 +233,12 @@ impl UnitIndex {
         self.codes.iter().any(|c| c == code)
     }
 
+    /// Whether a unit is this code or contains it by prefix (a county unit covers its townships'
+    /// codes).
+    pub fn covers_code(&self, code: &str) -> bool {
+        self.codes.iter().any(|c| code.starts_with(c.as_str()))
+    }
+
     /// The bounding box of all units: (min lon, min lat, max lon, max lat).
     pub fn extent(&self) -> Option<(f64, f64, f64, f64)> {
         let e: AABB<[f64; 2]> = self.tree.root().envelope();

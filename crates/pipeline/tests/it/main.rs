@@ -652,3 +652,75 @@ fn footprints_go_to_the_unit_of_largest_overlap() {
         "every clean footprint counted once"
     );
 }
+
+/// Counties as the units (a city or provincial run): records keep their township codes and go to the
+/// county that covers them.
+#[test]
+fn counties_can_be_the_units() {
+    use gdal::vector::{
+        Feature, FieldDefn, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType,
+    };
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 1_000, BuildingGeometry::None);
+    // The county outline: the union of its townships.
+    let src = gdal::Dataset::open(d.path().join("xzqh_xz.shp")).unwrap();
+    let mut layer = src.layer(0).unwrap();
+    let srs = layer.spatial_ref().unwrap();
+    let mut union: Option<gdal::vector::Geometry> = None;
+    for f in layer.features() {
+        let g = f.geometry().unwrap().clone();
+        union = Some(match union {
+            None => g,
+            Some(u) => u.union(&g).unwrap(),
+        });
+    }
+    {
+        let driver = gdal::DriverManager::get_driver_by_name("ESRI Shapefile").unwrap();
+        let mut ds = driver
+            .create_vector_only(d.path().join("county.shp"))
+            .unwrap();
+        let out = ds
+            .create_layer(LayerOptions {
+                name: "county",
+                srs: Some(&srs),
+                ty: OGRwkbGeometryType::wkbPolygon,
+                options: Some(&["ENCODING=CP936"]),
+            })
+            .unwrap();
+        for name in ["xzqdm", "xzqmc"] {
+            FieldDefn::new(name, OGRFieldType::OFTString)
+                .unwrap()
+                .add_to_layer(&out)
+                .unwrap();
+        }
+        let mut f = Feature::new(out.defn()).unwrap();
+        f.set_field_string(0, "530402").unwrap();
+        f.set_field_string(1, "红塔区").unwrap();
+        f.set_geometry(union.unwrap()).unwrap();
+        f.create(&out).unwrap();
+    }
+    let text = std::fs::read_to_string(d.path().join("pipeline.toml"))
+        .unwrap()
+        .replace(
+            "table = \"xzqh_xz\"\npath = \"xzqh_xz.shp\"",
+            "table = \"xzqh_xj\"\npath = \"county.shp\"",
+        );
+    std::fs::write(d.path().join("county.toml"), text).unwrap();
+    let run = Run::load(&d.path().join("county.toml"), Some(&d.path().join("out"))).unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    let s = riskcensus_pipeline::join_and_score(&run, &v).unwrap();
+    assert_eq!(s.units.height(), 1);
+    let fwjz = v.results.iter().find(|r| r.table == "fwjz").unwrap();
+    assert_eq!(s.assignments["fwjz"].by_code, fwjz.rows_clean);
+    assert_eq!(s.assignments["fwjz"].unassigned, 0);
+    let n: f64 = s
+        .units
+        .column("n_buildings")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .map(|x| x.unwrap())
+        .sum();
+    assert_eq!(n as u64, fwjz.rows_clean);
+}
