@@ -459,6 +459,19 @@ fn every_township_is_scored_once_and_grades_add_up() {
         composite.iter().filter(|g| *g != "无评级").count() >= codes.len() / 2,
         "{composite:?}"
     );
+    // A unit without a rating says why; a rated one has no reason.
+    let reasons: Vec<Option<String>> = risk
+        .df
+        .column("no_rating_reason")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|r| r.map(str::to_owned))
+        .collect();
+    for (g, r) in composite.iter().zip(&reasons) {
+        assert_eq!(g == "无评级", r.is_some(), "{g} / {r:?}");
+    }
     // The Parquet file reads back with the same rows.
     let f = std::fs::File::open(run.out_dir.join("parquet/unit_risk.parquet")).unwrap();
     use polars::prelude::SerReader;
