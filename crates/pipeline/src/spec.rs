@@ -172,6 +172,8 @@ pub struct Run {
     pub reproject: bool,
     /// The risk model, checked against the unit table this run's inputs will make.
     pub model: Option<riskcensus_risk::Model>,
+    /// The columns of that unit table, known before any data is read.
+    pub unit_columns: Vec<String>,
 }
 
 impl Run {
@@ -375,6 +377,7 @@ impl Run {
             .map_err(|e| invalid(e.to_string(), "fix the model at the line named"))?;
         Ok(Run {
             model,
+            unit_columns: columns,
             pipeline_path: path.to_owned(),
             pipeline_sha256,
             out_dir: out_root.join(&name),

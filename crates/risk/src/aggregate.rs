@@ -11,6 +11,20 @@ use crate::units::{HazardLayer, UnitSet, assign, locate};
 
 /// Structures the census treats as weak against earthquakes.
 pub const WEAK_STRUCTURES: &[&str] = &["土木结构", "石木结构", "木(竹)结构", "混杂结构", "其他"];
+/// Structure types (the census's list) and the column slugs their counts and floor areas take.
+pub const STRUCTURE_SLUGS: &[(&str, &str)] = &[
+    ("砖混结构", "brick_concrete"),
+    ("钢筋混凝土结构", "reinforced_concrete"),
+    ("钢结构", "steel"),
+    ("砌体结构", "masonry"),
+    ("底部框架-抗震墙砌体结构", "bottom_frame"),
+    ("木(竹)结构", "wood"),
+    ("土木结构", "earth_wood"),
+    ("石木结构", "stone_wood"),
+    ("混杂结构", "mixed"),
+    ("其他", "other"),
+];
+
 /// Buildings completed before this year are "old".
 pub const OLD_BEFORE: i64 = 1990;
 
@@ -112,6 +126,10 @@ pub fn expected_columns(tables: &[&str], hazards: &[(String, Vec<i64>)]) -> Vec<
                 ]
                 .map(String::from)
                 .to_vec();
+                for (_, slug) in STRUCTURE_SLUGS {
+                    v.push(format!("n_buildings_{slug}"));
+                    v.push(format!("floor_area_{slug}_m2"));
+                }
                 for (h, classes) in hazards {
                     for c in classes {
                         v.push(format!("pop_{h}_c{c}"));
@@ -264,6 +282,32 @@ pub fn unit_table(
                     ]
                     .map(String::from),
                 );
+                let kind: Vec<Option<i64>> = structure
+                    .iter()
+                    .map(|s| {
+                        s.as_deref()
+                            .and_then(|s| STRUCTURE_SLUGS.iter().position(|x| x.0 == s))
+                            .map(|k| k as i64)
+                    })
+                    .collect();
+                cols.push(Column::new("structure".into(), kind));
+                for (k, (_, slug)) in STRUCTURE_SLUGS.iter().enumerate() {
+                    let n = format!("n_buildings_{slug}");
+                    let fa = format!("floor_area_{slug}_m2");
+                    aggs.push(
+                        col("structure")
+                            .eq(lit(k as i64))
+                            .sum()
+                            .cast(DataType::Float64)
+                            .alias(n.as_str()),
+                    );
+                    aggs.push(total_where(
+                        "floor_area",
+                        col("structure").eq(lit(k as i64)),
+                        &fa,
+                    ));
+                    count_columns.extend([n, fa]);
+                }
                 for h in hazards {
                     let classes: Vec<i64> = located
                         .iter()

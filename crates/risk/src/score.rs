@@ -366,3 +366,72 @@ pub fn write_parquet(df: &mut DataFrame, path: &std::path::Path) -> Result<()> {
         .finish(df)?;
     std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: &[f64], b: &[f64]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12)
+    }
+
+    #[test]
+    fn normalisations_by_hand() {
+        let v = [1.0, 8.0, 27.0, 64.0];
+        assert!(close(
+            &normalize(&v, Normalize::MinMax, None),
+            &[0.0, 7.0 / 63.0, 26.0 / 63.0, 1.0]
+        ));
+        assert!(close(
+            &normalize(&v, Normalize::CbrtMinMax, None),
+            &[0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0]
+        ));
+        assert!(close(
+            &normalize(&[3.0, 1.0, 3.0, 2.0], Normalize::PercentileRank, None),
+            &[2.5 / 3.0, 0.0, 2.5 / 3.0, 1.0 / 3.0]
+        ));
+        assert!(close(
+            &normalize(&[2.0, 4.0, 6.0], Normalize::ZScore, None),
+            &[-(1.5f64).sqrt(), 0.0, (1.5f64).sqrt()]
+        ));
+        assert!(close(
+            &normalize(&[-5.0, 5.0, 15.0], Normalize::Fixed, Some([0.0, 10.0])),
+            &[0.0, 0.5, 1.0]
+        ));
+        let l = normalize(&[0.0, (1.0f64).exp() - 1.0], Normalize::LogMinMax, None);
+        assert!(close(&l, &[0.0, 1.0]));
+        // A constant indicator separates no unit.
+        assert!(close(
+            &normalize(&[7.0, 7.0], Normalize::MinMax, None),
+            &[0.0, 0.0]
+        ));
+    }
+
+    #[test]
+    fn combinations_by_hand() {
+        let known: BTreeMap<String, Vec<f64>> = [
+            ("a".to_owned(), vec![0.5, 0.2]),
+            ("b".to_owned(), vec![0.5, 0.8]),
+        ]
+        .into_iter()
+        .collect();
+        let w: BTreeMap<String, f64> = [("a".to_owned(), 0.25), ("b".to_owned(), 0.75)]
+            .into_iter()
+            .collect();
+        assert!(close(
+            &combine(Combine::WeightedSum, &w, &known, 2),
+            &[0.5, 0.65]
+        ));
+        let eq: BTreeMap<String, f64> = [("a".to_owned(), 1.0), ("b".to_owned(), 1.0)]
+            .into_iter()
+            .collect();
+        assert!(close(
+            &combine(Combine::GeometricMean, &eq, &known, 2),
+            &[0.5, 0.4]
+        ));
+        assert!(close(
+            &combine(Combine::Product, &eq, &known, 2),
+            &[0.25, 0.16000000000000003]
+        ));
+    }
+}

@@ -437,6 +437,16 @@ fn every_township_is_scored_once_and_grades_add_up() {
         .collect();
     expected.sort();
     assert_eq!(codes, expected, "one row per township, in code order");
+    let columns: Vec<String> = s
+        .units
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(
+        columns, run.unit_columns,
+        "the unit table has the columns the model was checked against"
+    );
     for (score, grades) in &risk.grade_counts {
         let n: u64 = grades.iter().map(|g| g.2).sum();
         assert_eq!(n as usize, codes.len(), "{score}: grade counts {grades:?}");
