@@ -25,14 +25,10 @@ fn main() -> anyhow::Result<()> {
         return child(n.parse()?);
     }
     // `cargo test --all-targets` and nextest run bench binaries without `--bench`: do nothing then.
-    if !std::env::args().any(|a| a == "--bench") {
+    if !riskcensus_benches::is_bench_run() {
         return Ok(());
     }
-    let sizes: Vec<u64> = std::env::var("RISKCENSUS_BENCH_SIZES")
-        .unwrap_or_else(|_| "100000,1000000".into())
-        .split(',')
-        .map(|s| s.trim().parse())
-        .collect::<Result<_, _>>()?;
+    let sizes = riskcensus_benches::sizes()?;
     println!(
         "gen-fixtures, county 530402, seed 7, defect rate 0.05, geometry {:?}",
         geometry()
@@ -42,17 +38,7 @@ fn main() -> anyhow::Result<()> {
         "buildings", "wall s", "rows/s", "peak RSS MB"
     );
     for n in sizes {
-        let exe = std::env::current_exe()?;
-        let out = std::process::Command::new(exe)
-            .env(CHILD, n.to_string())
-            .output()?;
-        if !out.status.success() {
-            anyhow::bail!(
-                "child for {n} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        let v = riskcensus_benches::in_child(CHILD, &n.to_string())?;
         let secs = v["secs"].as_f64().unwrap_or(f64::NAN);
         let rss = v["peak_rss_kb"].as_f64().unwrap_or(f64::NAN) / 1024.0;
         println!("{n:>10} {secs:>9.2} {:>12.0} {rss:>12.1}", n as f64 / secs);
@@ -68,12 +54,7 @@ fn child(n: u64) -> anyhow::Result<()> {
     let started = Instant::now();
     riskcensus_synth::generate(&opts, &mut |_| {})?;
     let secs = started.elapsed().as_secs_f64();
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let peak = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0);
+    let peak = riskcensus_benches::peak_rss_kb()?;
     std::fs::remove_dir_all(&dir)?;
     println!(
         "{}",

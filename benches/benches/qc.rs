@@ -15,14 +15,10 @@ fn main() -> anyhow::Result<()> {
     if let Ok(dir) = std::env::var(CHILD) {
         return child(Path::new(&dir));
     }
-    if !std::env::args().any(|a| a == "--bench") {
+    if !riskcensus_benches::is_bench_run() {
         return Ok(());
     }
-    let sizes: Vec<u64> = std::env::var("RISKCENSUS_BENCH_SIZES")
-        .unwrap_or_else(|_| "100000,1000000".into())
-        .split(',')
-        .map(|s| s.trim().parse())
-        .collect::<Result<_, _>>()?;
+    let sizes = riskcensus_benches::sizes()?;
     println!(
         "ingest + QC (validate), county 530402, seed 7, defect rate 0.05, {} threads",
         std::thread::available_parallelism()
@@ -39,17 +35,9 @@ fn main() -> anyhow::Result<()> {
         let mut o = Options::new("530402", &dir);
         o.buildings = n;
         riskcensus_synth::generate(&o, &mut |_| {})?;
-        let out = std::process::Command::new(std::env::current_exe()?)
-            .env(CHILD, &dir)
-            .output()?;
+        let v = riskcensus_benches::in_child(CHILD, &dir.to_string_lossy());
         std::fs::remove_dir_all(&dir)?;
-        if !out.status.success() {
-            anyhow::bail!(
-                "child for {n} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        let v = v?;
         let secs = v["secs"].as_f64().unwrap_or(f64::NAN);
         let rows = v["rows"].as_f64().unwrap_or(f64::NAN);
         println!(
@@ -67,12 +55,7 @@ fn child(dir: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
     let v = riskcensus_pipeline::validate(&run, &mut |_, _, _| {})?;
     let secs = started.elapsed().as_secs_f64();
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let peak = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0);
+    let peak = riskcensus_benches::peak_rss_kb()?;
     let rows: u64 = v.summary.tables.iter().map(|t| t.rows_read).sum();
     let issues: u64 = v.summary.tables.iter().map(|t| t.issues).sum();
     println!(

@@ -14,14 +14,10 @@ fn main() -> anyhow::Result<()> {
     if let Ok(dir) = std::env::var(CHILD) {
         return child(Path::new(&dir));
     }
-    if !std::env::args().any(|a| a == "--bench") {
+    if !riskcensus_benches::is_bench_run() {
         return Ok(());
     }
-    let sizes: Vec<u64> = std::env::var("RISKCENSUS_BENCH_SIZES")
-        .unwrap_or_else(|_| "100000,1000000".into())
-        .split(',')
-        .map(|s| s.trim().parse())
-        .collect::<Result<_, _>>()?;
+    let sizes = riskcensus_benches::sizes()?;
     println!("join + score (census model), county 530402, seed 7, defect rate 0.05");
     println!(
         "{:>10} {:>11} {:>10} {:>14} {:>12}",
@@ -33,17 +29,9 @@ fn main() -> anyhow::Result<()> {
         let mut o = Options::new("530402", &dir);
         o.buildings = n;
         riskcensus_synth::generate(&o, &mut |_| {})?;
-        let out = std::process::Command::new(std::env::current_exe()?)
-            .env(CHILD, &dir)
-            .output()?;
+        let v = riskcensus_benches::in_child(CHILD, &dir.to_string_lossy());
         std::fs::remove_dir_all(&dir)?;
-        if !out.status.success() {
-            anyhow::bail!(
-                "child for {n} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        let v = v?;
         let score = v["score_secs"].as_f64().unwrap_or(f64::NAN);
         println!(
             "{n:>10} {:>11.2} {score:>10.2} {:>14.0} {:>12.1}",
@@ -63,12 +51,7 @@ fn child(dir: &Path) -> anyhow::Result<()> {
     let t1 = Instant::now();
     riskcensus_pipeline::join_and_score(&run, &v)?;
     let score_secs = t1.elapsed().as_secs_f64();
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let peak = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0);
+    let peak = riskcensus_benches::peak_rss_kb()?;
     let records: u64 = v.results.iter().map(|r| r.rows_clean).sum();
     println!(
         "{}",

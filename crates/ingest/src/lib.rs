@@ -180,6 +180,38 @@ pub struct FileNote {
     pub message_en: String,
 }
 
+impl FileNote {
+    /// A column no field of the table matched: kept, reported, not checked.
+    pub fn unknown_column(schema: &TableSchema, header: &str, column: &str) -> FileNote {
+        FileNote {
+            rule: "unknown_column",
+            severity: Severity::Warning,
+            column: Some(column.to_owned()),
+            value: header.to_owned(),
+            message_zh: format!("列“{header}”不是{}的字段，已保留但未检查", schema.name_zh),
+            message_en: format!(
+                "column \"{header}\" is not a field of {}; kept, not checked",
+                schema.code
+            ),
+        }
+    }
+}
+
+/// Required fields no column provides, as `名称(code)`, comma-separated; `None` when all are there.
+pub(crate) fn missing_required(
+    schema: &TableSchema,
+    field_columns: &[Option<String>],
+) -> Option<String> {
+    let missing: Vec<String> = schema
+        .fields
+        .iter()
+        .zip(field_columns)
+        .filter(|(f, c)| f.required && c.is_none())
+        .map(|(f, _)| format!("{}({})", f.name_zh, f.code))
+        .collect();
+    (!missing.is_empty()).then(|| missing.join(", "))
+}
+
 /// One file of a table, as read.
 #[derive(Debug, Clone)]
 pub struct SourceFile {

@@ -1,7 +1,7 @@
 //! Spreadsheets (calamine) and CSV.
 
 use calamine::{Data, Reader, open_workbook_auto};
-use riskcensus_schema::{Severity, TableSchema};
+use riskcensus_schema::TableSchema;
 
 use crate::header::{HEADER_SCAN, HeaderMatch, find_header};
 use crate::{Error, FileNote, Input, RawCell, RawRow, Result, SourceFile, column_letter};
@@ -53,17 +53,7 @@ fn plan(
         match field {
             Some(k) => field_columns[*k] = Some(letter),
             None if !text.is_empty() => {
-                notes.push(FileNote {
-                    rule: "unknown_column",
-                    severity: Severity::Warning,
-                    column: Some(letter.clone()),
-                    value: text.clone(),
-                    message_zh: format!("列“{text}”不是{}的字段，已保留但未检查", schema.name_zh),
-                    message_en: format!(
-                        "column \"{text}\" is not a field of {}; kept, not checked",
-                        schema.code
-                    ),
-                });
+                notes.push(FileNote::unknown_column(schema, text, &letter));
                 extra_cols.push(c);
                 extra_columns.push((text.clone(), letter));
             }
@@ -71,19 +61,12 @@ fn plan(
         }
         field_of_col.push(*field);
     }
-    let missing: Vec<String> = schema
-        .fields
-        .iter()
-        .zip(&field_columns)
-        .filter(|(f, c)| f.required && c.is_none())
-        .map(|(f, _)| format!("{}({})", f.name_zh, f.code))
-        .collect();
-    if !missing.is_empty() {
+    if let Some(missing) = crate::missing_required(schema, &field_columns) {
         return Err(Error::MissingColumns {
             path: input.path.clone(),
             sheet: sheet.to_owned(),
             row: header_row,
-            missing: missing.join(", "),
+            missing,
             table: schema.code.clone(),
         });
     }

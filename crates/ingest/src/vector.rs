@@ -259,17 +259,7 @@ pub(crate) fn read_vector(
             Some(k) => field_columns[k] = Some(name.clone()),
             None => {
                 extra_columns.push((name.clone(), name.clone()));
-                notes.push(FileNote {
-                    rule: "unknown_column",
-                    severity: Severity::Warning,
-                    column: Some(name.clone()),
-                    value: name.clone(),
-                    message_zh: format!("字段“{name}”不是{}的字段，已保留但未检查", schema.name_zh),
-                    message_en: format!(
-                        "field \"{name}\" is not a field of {}; kept, not checked",
-                        schema.code
-                    ),
-                });
+                notes.push(FileNote::unknown_column(schema, name, name));
             }
         }
         field_of_col.push(k);
@@ -281,19 +271,12 @@ pub(crate) fn read_vector(
         field_columns[a] = Some("geometry".into());
         field_columns[b] = Some("geometry".into());
     }
-    let missing: Vec<String> = schema
-        .fields
-        .iter()
-        .zip(&field_columns)
-        .filter(|(f, c)| f.required && c.is_none())
-        .map(|(f, _)| format!("{}({})", f.name_zh, f.code))
-        .collect();
-    if !missing.is_empty() {
+    if let Some(missing) = crate::missing_required(schema, &field_columns) {
         return Err(Error::MissingColumns {
             path: path.clone(),
             sheet: layer_name,
             row: 0,
-            missing: missing.join(", "),
+            missing,
             table: schema.code.clone(),
         });
     }
