@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod gis;
 mod risk;
 mod spec;
 mod validate;
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub use gis::short_names;
 pub use risk::{Scored, join_and_score};
 pub use spec::{IndicatorTable, InputSpec, PipelineFile, Run};
 pub use validate::{Validated, validate};
@@ -42,6 +44,8 @@ pub enum Error {
     Ingest(#[from] riskcensus_ingest::Error),
     #[error("cannot write the QC report: {0}")]
     Report(String),
+    #[error("polars: {0}")]
+    Polars(#[from] polars::prelude::PolarsError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,

@@ -36,7 +36,7 @@ fn risk_err(e: riskcensus_risk::Error) -> Error {
 pub fn join_and_score(run: &Run, v: &Validated) -> Result<Scored> {
     if let Some(t) = &run.indicator_table {
         let table = read_indicator_table(t)?;
-        return finish(run, table, Assignments::new());
+        return finish(run, table, Assignments::new(), BTreeMap::new());
     }
     let Some(units_result) = v.results.first() else {
         return Err(Error::Report("no units table".into()));
@@ -66,13 +66,31 @@ pub fn join_and_score(run: &Run, v: &Validated) -> Result<Scored> {
         columns = table.width(),
         "unit table"
     );
-    finish(run, table, assignments)
+    // Unit polygons as read (WKB), for the GIS layer.
+    let code_k = units_result
+        .clean
+        .fields
+        .iter()
+        .position(|f| *f == run.units_code_field);
+    let shapes: BTreeMap<String, Vec<u8>> = units_result
+        .clean
+        .rows
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.values.get(code_k?)?.as_str()?.to_owned(),
+                r.geometry.as_deref()?.to_vec(),
+            ))
+        })
+        .collect();
+    finish(run, table, assignments, shapes)
 }
 
 fn finish(
     run: &Run,
     mut table: polars::prelude::DataFrame,
     assignments: Assignments,
+    shapes: BTreeMap<String, Vec<u8>>,
 ) -> Result<Scored> {
     let parquet = run.out_dir.join("parquet");
     write_parquet(&mut table, &parquet.join("unit_table.parquet")).map_err(risk_err)?;
@@ -81,6 +99,9 @@ fn finish(
         Some(model) => {
             let mut scored = riskcensus_risk::score(model, &table).map_err(risk_err)?;
             write_parquet(&mut scored.df, &parquet.join("unit_risk.parquet")).map_err(risk_err)?;
+            if !shapes.is_empty() {
+                crate::gis::write_units(&run.out_dir.join("gis"), &scored.df, &shapes)?;
+            }
             Some(scored)
         }
     };

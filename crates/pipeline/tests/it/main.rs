@@ -499,6 +499,35 @@ fn every_township_is_scored_once_and_grades_add_up() {
     ] {
         assert!(back.column(c).is_ok(), "unit_risk.parquet lacks {c}");
     }
+    // The GIS layer: a GeoPackage and a GBK shapefile, one polygon a unit, with grades and names.
+    {
+        use gdal::vector::LayerAccess;
+        for file in ["unit_risk.gpkg", "unit_risk.shp"] {
+            let ds = gdal::Dataset::open(run.out_dir.join("gis").join(file)).unwrap();
+            let mut layer = ds.layer(0).unwrap();
+            assert_eq!(layer.feature_count() as usize, codes.len(), "{file}");
+            let names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
+            assert!(
+                names
+                    .iter()
+                    .all(|n| file.ends_with(".gpkg") || n.len() <= 10),
+                "{names:?}"
+            );
+            let k = names.iter().position(|n| n == "unit_name").unwrap();
+            let first = layer.features().next().unwrap();
+            assert_eq!(
+                first.field_as_string(k).unwrap().unwrap(),
+                riskcensus_schema::Registry::nbs2023().townships_of("530402")[0].name
+            );
+            assert!(first.geometry().unwrap().is_valid());
+        }
+        assert_eq!(
+            std::fs::read_to_string(run.out_dir.join("gis/unit_risk.cpg"))
+                .unwrap()
+                .trim(),
+            "CP936"
+        );
+    }
     assert_eq!(s.assignments["fwjz"].disagreements, 0);
     assert_eq!(s.assignments["fwjz"].unassigned, 0);
 }
