@@ -62,6 +62,18 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Run SQL (polars SQL) over a run's Parquet tables (unit_risk, unit_table, …), by table name.
+    ///
+    /// Example: riskcensus query out/demo "SELECT unit_name, composite_grade FROM unit_risk ORDER BY composite_score DESC"
+    Query {
+        /// A run's output directory (the one holding parquet/).
+        dir: PathBuf,
+        /// The query.
+        sql: String,
+        /// Write the result to this .csv or .parquet file instead of printing it.
+        #[arg(long)]
+        to: Option<PathBuf>,
+    },
     /// Generate a seeded synthetic census county with realistic defects and their ground truth.
     GenFixtures(GenArgs),
 }
@@ -147,6 +159,7 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::GenFixtures(args) => gen_fixtures(args),
         Command::Validate { pipeline, out } => validate(&pipeline, out.as_deref()),
         Command::Schema { table, dir } => schema(table.as_deref(), dir.as_deref()),
+        Command::Query { dir, sql, to } => query(&dir, &sql, to.as_deref()),
     }
 }
 
@@ -361,6 +374,23 @@ fn schema(table: Option<&str>, dir: Option<&std::path::Path>) -> Result<i32> {
                 );
             }
         }
+    }
+    Ok(EXIT_OK)
+}
+
+fn query(dir: &std::path::Path, sql: &str, to: Option<&std::path::Path>) -> Result<i32> {
+    let mut df = riskcensus_pipeline::query::query(dir, sql).with_context(|| {
+        let names: Vec<String> = riskcensus_pipeline::query::tables(dir)
+            .map(|t| t.into_iter().map(|x| x.0).collect())
+            .unwrap_or_default();
+        format!("query failed (tables here: {})", names.join(", "))
+    })?;
+    match to {
+        Some(path) => {
+            riskcensus_pipeline::query::write(&mut df, path)?;
+            println!("{} rows written to {}", df.height(), path.display());
+        }
+        None => println!("{df}"),
     }
     Ok(EXIT_OK)
 }

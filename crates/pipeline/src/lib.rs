@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod gis;
+pub mod query;
 mod risk;
 mod spec;
 mod validate;

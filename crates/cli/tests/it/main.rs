@@ -277,3 +277,35 @@ fn a_broken_input_file_stops_the_run_naming_it() {
     assert!(e.contains("czt_xx.xlsx") && e.contains("hint"), "{e}");
     assert!(!e.contains("panicked"), "{e}");
 }
+
+#[test]
+fn query_runs_sql_over_the_published_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = repo().join("pipelines/demo.toml");
+    let o = run(&[
+        "run",
+        demo.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("units graded"), "{}", stdout(&o));
+    let out = dir.path().join("demo");
+    let csv = dir.path().join("top.csv");
+    let o = run(&[
+        "query",
+        out.to_str().unwrap(),
+        "SELECT unit_code, unit_name, composite_grade FROM unit_risk WHERE composite_score IS NOT NULL ORDER BY composite_score DESC LIMIT 3",
+        "--to",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "unit_code,unit_name,composite_grade");
+    assert_eq!(lines.len(), 4);
+    assert!(lines[1].ends_with(",高"), "{text}");
+    let o = run(&["query", out.to_str().unwrap(), "SELECT nope FROM unit_risk"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unit_risk"), "{}", stderr(&o));
+}

@@ -1,0 +1,89 @@
+//! `riskcensus query`: polars SQL over a run's published Parquet tables, for analysts without Python.
+
+use std::path::Path;
+
+use polars::prelude::*;
+use polars::sql::SQLContext;
+
+use crate::{Error, Result};
+
+/// Tables of an output directory: every `parquet/*.parquet`, registered by file stem.
+pub fn tables(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>> {
+    let parquet = if dir.join("parquet").is_dir() {
+        dir.join("parquet")
+    } else {
+        dir.to_owned()
+    };
+    let err = |e: std::io::Error| Error::Invalid {
+        path: parquet.clone(),
+        message: e.to_string(),
+        hint: "give a run's output directory (it holds parquet/)".into(),
+    };
+    let mut out: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(&parquet)
+        .map_err(err)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .filter_map(|p| Some((p.file_stem()?.to_str()?.to_owned(), p)))
+        .collect();
+    out.sort();
+    if out.is_empty() {
+        return Err(Error::Invalid {
+            path: parquet,
+            message: "no .parquet tables".into(),
+            hint: "run the pipeline first (riskcensus run)".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// Runs one SQL query over the tables of an output directory.
+pub fn query(dir: &Path, sql: &str) -> Result<DataFrame> {
+    let ctx = SQLContext::new();
+    for (name, path) in tables(dir)? {
+        let f = std::fs::File::open(&path).map_err(|e| Error::Input {
+            path: path.clone(),
+            source: e,
+        })?;
+        let df = ParquetReader::new(f).finish()?;
+        ctx.register(&name, df.lazy());
+    }
+    let mut ctx = ctx;
+    Ok(ctx.execute(sql)?.collect()?)
+}
+
+/// Writes a result as csv (UTF-8) or Parquet, by the file's extension.
+pub fn write(df: &mut DataFrame, path: &Path) -> Result<()> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => riskcensus_risk::score::write_parquet(df, path)
+            .map_err(|e| Error::Report(e.to_string())),
+        Some("csv") => {
+            let werr = |e: String| Error::Report(format!("cannot write {}: {e}", path.display()));
+            let mut w = csv::Writer::from_path(path).map_err(|e| werr(e.to_string()))?;
+            let names: Vec<String> = df
+                .get_column_names()
+                .iter()
+                .map(|c| c.to_string())
+                .collect();
+            w.write_record(&names).map_err(|e| werr(e.to_string()))?;
+            for i in 0..df.height() {
+                let row: Vec<String> = df
+                    .columns()
+                    .iter()
+                    .map(|c| match c.get(i) {
+                        Ok(AnyValue::Null) | Err(_) => String::new(),
+                        Ok(AnyValue::String(s)) => s.to_owned(),
+                        Ok(AnyValue::StringOwned(s)) => s.to_string(),
+                        Ok(v) => v.to_string(),
+                    })
+                    .collect();
+                w.write_record(&row).map_err(|e| werr(e.to_string()))?;
+            }
+            w.flush().map_err(|e| werr(e.to_string()))
+        }
+        _ => Err(Error::Invalid {
+            path: path.to_owned(),
+            message: "unknown output type".into(),
+            hint: "end the file name in .csv or .parquet".into(),
+        }),
+    }
+}
