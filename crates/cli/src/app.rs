@@ -62,6 +62,13 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Check an upload package: layout, manifest, every file's SHA-256, Parquet row counts.
+    ///
+    /// Exit 0 when the package is whole, 1 with a list of what is wrong.
+    Verify {
+        /// The package, <county code>_<county name>_<year>.zip.
+        package: PathBuf,
+    },
     /// Run SQL (polars SQL) over a run's Parquet tables (unit_risk, unit_table, …), by table name.
     ///
     /// Example: riskcensus query out/demo "SELECT unit_name, composite_grade FROM unit_risk ORDER BY composite_score DESC"
@@ -160,6 +167,7 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::Validate { pipeline, out } => validate(&pipeline, out.as_deref()),
         Command::Schema { table, dir } => schema(table.as_deref(), dir.as_deref()),
         Command::Query { dir, sql, to } => query(&dir, &sql, to.as_deref()),
+        Command::Verify { package } => verify(&package),
     }
 }
 
@@ -261,6 +269,9 @@ fn run(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32>
                 .join("unit_risk.parquet")
                 .display()
         );
+    }
+    if let Some(p) = &report.package {
+        println!("  package: {}", p.display());
     }
     println!("  stages done: {}", report.stages_done.join(", "));
     if !report.stages_pending.is_empty() {
@@ -376,6 +387,20 @@ fn schema(table: Option<&str>, dir: Option<&std::path::Path>) -> Result<i32> {
         }
     }
     Ok(EXIT_OK)
+}
+
+fn verify(package: &std::path::Path) -> Result<i32> {
+    let problems = riskcensus_pipeline::package::verify(package);
+    if problems.is_empty() {
+        println!("{}: whole", package.display());
+        Ok(EXIT_OK)
+    } else {
+        println!("{}: {} problem(s)", package.display(), problems.len());
+        for p in &problems {
+            println!("  {p}");
+        }
+        Ok(EXIT_QC_FAILED)
+    }
 }
 
 fn query(dir: &std::path::Path, sql: &str, to: Option<&std::path::Path>) -> Result<i32> {

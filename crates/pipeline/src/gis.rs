@@ -51,6 +51,10 @@ pub fn short_names(columns: &[String]) -> Vec<String> {
 /// Writes `unit_risk.gpkg` and `unit_risk.shp` into `dir`: one polygon a unit with its scores and grades.
 pub fn write_units(dir: &Path, risk: &DataFrame, shapes: &BTreeMap<String, Vec<u8>>) -> Result<()> {
     riskcensus_spatial::quiet_gdal();
+    // GeoPackages record when they were written; a fixed date keeps the same inputs giving the
+    // same bytes.
+    gdal::config::set_config_option("OGR_CURRENT_DATE", "2021-06-30T00:00:00Z")
+        .map_err(|e| gerr(dir, e))?;
     std::fs::create_dir_all(dir).map_err(|e| gerr(dir, e))?;
     // The columns worth a map: identity, scores, grades, colours, the reason for no rating.
     let keep: Vec<String> = risk

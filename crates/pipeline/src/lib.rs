@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod gis;
+pub mod package;
 pub mod query;
 mod risk;
 mod spec;
@@ -82,6 +83,8 @@ pub struct RunReport {
     pub stages_pending: Vec<&'static str>,
     /// Whether every table passed QC.
     pub qc_passed: bool,
+    /// The upload package.
+    pub package: Option<PathBuf>,
     /// Units per composite grade (label, count), highest risk first, when a model ran.
     pub composite_grades: Vec<(String, u64)>,
     pub units: usize,
@@ -164,6 +167,7 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
     let validated = validate(run, progress)?;
     progress("join and score", 0, 1);
     let scored = join_and_score(run, &validated)?;
+    let package = package::build(run, &inputs, &validated.summary)?;
     let report = RunReport {
         name: run.name.clone(),
         region_code: run.region_code.clone(),
@@ -172,15 +176,29 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
         pipeline_sha256: run.pipeline_sha256.clone(),
         inputs,
         stages_done: if scored.risk.is_some() {
-            vec!["resolve", "hash inputs", "ingest", "qc", "join", "risk"]
+            vec![
+                "resolve",
+                "hash inputs",
+                "ingest",
+                "qc",
+                "join",
+                "risk",
+                "gis layer",
+                "package",
+            ]
         } else {
-            vec!["resolve", "hash inputs", "ingest", "qc", "join"]
+            vec!["resolve", "hash inputs", "ingest", "qc", "join", "package"]
         },
         stages_pending: if scored.risk.is_some() {
-            vec!["publish"]
+            vec!["GeoParquet of every table", "maps"]
         } else {
-            vec!["risk (no [model] in the pipeline)", "publish"]
+            vec![
+                "risk (no [model] in the pipeline)",
+                "GeoParquet of every table",
+                "maps",
+            ]
         },
+        package: Some(package),
         qc_passed: validated.summary.passed,
         composite_grades: scored
             .risk

@@ -776,3 +776,106 @@ fn counties_can_be_the_units() {
         .sum();
     assert_eq!(n as u64, fwjz.rows_clean);
 }
+
+// ---- package ----
+
+/// Rewrites a zip, letting `edit` change, drop (return None) or keep each entry.
+fn rewrite_zip(path: &Path, out: &Path, mut edit: impl FnMut(&str, Vec<u8>) -> Option<Vec<u8>>) {
+    use std::io::{Read, Write};
+    let mut src = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut dst = zip::ZipWriter::new(std::fs::File::create(out).unwrap());
+    for i in 0..src.len() {
+        let mut f = src.by_index(i).unwrap();
+        let name = f.name().unwrap().into_owned();
+        let mut buf = Vec::new();
+        f.read_to_end(&mut buf).unwrap();
+        if let Some(b) = edit(&name, buf) {
+            dst.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+                .unwrap();
+            dst.write_all(&b).unwrap();
+        }
+    }
+    dst.finish().unwrap();
+}
+
+/// A fresh package verifies; one changed byte, a removed file or an edited manifest is named.
+/// Two runs, one thread or two, give the same bytes.
+#[test]
+fn packages_verify_and_tampering_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 1_000, BuildingGeometry::None);
+    let mut packages = Vec::new();
+    for threads in [1, 2] {
+        let run = Run::load(
+            &d.path().join("pipeline.toml"),
+            Some(&d.path().join(format!("out{threads}"))),
+        )
+        .unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let report = pool
+            .install(|| riskcensus_pipeline::run(&run, &mut |_, _, _| {}))
+            .unwrap();
+        packages.push(report.package.unwrap());
+    }
+    let pkg = &packages[0];
+    assert_eq!(
+        pkg.file_name().unwrap().to_string_lossy(),
+        "530402_红塔区_2020.zip"
+    );
+    assert_eq!(
+        std::fs::read(pkg).unwrap(),
+        std::fs::read(&packages[1]).unwrap(),
+        "thread count changed the package"
+    );
+    assert!(
+        riskcensus_pipeline::package::verify(pkg).is_empty(),
+        "{:?}",
+        riskcensus_pipeline::package::verify(pkg)
+    );
+
+    let bad = d.path().join("bad.zip");
+    rewrite_zip(pkg, &bad, |name, mut b| {
+        if name == "qc/summary.json" {
+            b[10] ^= 1;
+        }
+        Some(b)
+    });
+    let p = riskcensus_pipeline::package::verify(&bad);
+    assert!(
+        p.iter()
+            .any(|x| x.starts_with("qc/summary.json") && x.contains("SHA-256")),
+        "{p:?}"
+    );
+
+    rewrite_zip(pkg, &bad, |name, b| {
+        (name != "parquet/unit_risk.parquet").then_some(b)
+    });
+    let p = riskcensus_pipeline::package::verify(&bad);
+    assert!(
+        p.iter()
+            .any(|x| x.starts_with("parquet/unit_risk.parquet") && x.contains("missing")),
+        "{p:?}"
+    );
+
+    rewrite_zip(pkg, &bad, |name, b| {
+        if name == "manifest.json" {
+            let t = String::from_utf8(b)
+                .unwrap()
+                .replacen("\"rows\": ", "\"rows\": 1", 1);
+            Some(t.into_bytes())
+        } else {
+            Some(b)
+        }
+    });
+    let p = riskcensus_pipeline::package::verify(&bad);
+    assert!(
+        p.iter().any(|x| x.contains("rows, the manifest says")),
+        "{p:?}"
+    );
+
+    std::fs::write(&bad, b"PK\x03\x04 not really").unwrap();
+    assert!(!riskcensus_pipeline::package::verify(&bad).is_empty());
+}

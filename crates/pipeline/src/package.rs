@@ -1,0 +1,341 @@
+//! The upload package (汇交包): `<county code>_<county name>_<year>.zip` with a fixed layout and a
+//! manifest, and `verify`, which a provincial office runs on what it receives.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{Error, HashedInput, Result, Run};
+
+/// Top-level folders a package may hold (besides `manifest.json`).
+pub const LAYOUT: &[&str] = &["parquet/", "qc/", "maps/", "gis/", "risk/"];
+pub const FORMAT: &str = "riskcensus-package/1";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileEntry {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TableRows {
+    pub table: String,
+    pub file: String,
+    pub rows: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QcTable {
+    pub table: String,
+    pub rows_read: u64,
+    pub rows_clean: u64,
+    pub rows_rejected: u64,
+    pub error_rate: f64,
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format: String,
+    pub tool: String,
+    pub tool_version: String,
+    pub run: String,
+    pub region_code: String,
+    pub region_name: String,
+    pub reference_year: i32,
+    pub pipeline_sha256: String,
+    pub inputs: Vec<InputHash>,
+    pub schema_files: Vec<String>,
+    pub division_codes: String,
+    pub qc_passed: bool,
+    pub qc: Vec<QcTable>,
+    pub tables: Vec<TableRows>,
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InputHash {
+    pub table: String,
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// A file name part with no path separator, no `..`, no control character.
+pub fn sanitize(part: &str) -> String {
+    let s: String = part
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c.is_control() || c == ':' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let s = s.replace("..", "_");
+    let s = s.trim_start_matches('.').to_owned();
+    if s.is_empty() { "_".into() } else { s }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(bytes);
+    format!("{:x}", h.finalize())
+}
+
+fn rows_of_parquet(bytes: &[u8]) -> Option<u64> {
+    use polars::prelude::{ParquetReader, SerReader};
+    ParquetReader::new(std::io::Cursor::new(bytes.to_vec()))
+        .finish()
+        .ok()
+        .map(|df| df.height() as u64)
+}
+
+/// Builds the package from a finished run's output directory; returns its path.
+pub fn build(
+    run: &Run,
+    inputs: &[HashedInput],
+    qc: &riskcensus_qc::report::Summary,
+) -> Result<PathBuf> {
+    let out = &run.out_dir;
+    let werr = |p: &Path, e: &dyn std::fmt::Display| {
+        Error::Report(format!("cannot write the package {}: {e}", p.display()))
+    };
+    // Every file under the layout folders, in path order.
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    for top in LAYOUT {
+        let dir = out.join(top.trim_end_matches('/'));
+        if !dir.is_dir() {
+            continue;
+        }
+        let mut stack = vec![dir];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).map_err(|e| werr(&d, &e))? {
+                let p = e.map_err(|e| werr(&d, &e))?.path();
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if name.starts_with('.') || name.contains(".tmp-") {
+                    continue;
+                }
+                if p.is_dir() {
+                    stack.push(p);
+                } else if let Ok(rel) = p.strip_prefix(out) {
+                    files.push((rel.to_string_lossy().replace('\\', "/"), p.clone()));
+                }
+            }
+        }
+    }
+    files.sort();
+    let mut entries = Vec::new();
+    let mut tables = Vec::new();
+    let mut contents = Vec::new();
+    for (rel, p) in &files {
+        let bytes = std::fs::read(p).map_err(|e| werr(p, &e))?;
+        entries.push(FileEntry {
+            path: rel.clone(),
+            bytes: bytes.len() as u64,
+            sha256: sha256(&bytes),
+        });
+        if rel.starts_with("parquet/") && rel.ends_with(".parquet") {
+            let table = Path::new(rel)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_owned();
+            tables.push(TableRows {
+                table,
+                file: rel.clone(),
+                rows: rows_of_parquet(&bytes).unwrap_or(0),
+            });
+        }
+        contents.push(bytes);
+    }
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        tool: "riskcensus".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        run: run.name.clone(),
+        region_code: run.region_code.clone(),
+        region_name: run.region_name.clone(),
+        reference_year: run.reference_year,
+        pipeline_sha256: run.pipeline_sha256.clone(),
+        inputs: inputs
+            .iter()
+            .map(|i| InputHash {
+                table: i.table.clone(),
+                path: i.path.clone(),
+                bytes: i.bytes,
+                sha256: i.sha256.clone(),
+            })
+            .collect(),
+        schema_files: run.schemas.files.clone(),
+        division_codes: riskcensus_schema::divisions::EDITION.into(),
+        qc_passed: qc.passed,
+        qc: qc
+            .tables
+            .iter()
+            .map(|t| QcTable {
+                table: t.table.clone(),
+                rows_read: t.rows_read,
+                rows_clean: t.rows_clean,
+                rows_rejected: t.rows_rejected,
+                error_rate: t.error_rate,
+                passed: t.passed,
+            })
+            .collect(),
+        tables,
+        files: entries,
+    };
+    let name = format!(
+        "{}_{}_{}.zip",
+        sanitize(&run.region_code),
+        sanitize(&run.region_name),
+        run.reference_year
+    );
+    let path = out.join(&name);
+    let tmp = out.join(format!(".{name}.tmp-{}", std::process::id()));
+    {
+        let f = std::fs::File::create(&tmp).map_err(|e| werr(&tmp, &e))?;
+        let mut zip = zip::ZipWriter::new(f);
+        // Fixed timestamps and order: the same run gives the same bytes.
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .last_modified_time(zip::DateTime::default())
+            .unix_permissions(0o644);
+        for ((rel, _), bytes) in files.iter().zip(&contents) {
+            zip.start_file(rel.as_str(), opts)
+                .map_err(|e| werr(&tmp, &e))?;
+            zip.write_all(bytes).map_err(|e| werr(&tmp, &e))?;
+        }
+        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| werr(&tmp, &e))?;
+        zip.start_file("manifest.json", opts)
+            .map_err(|e| werr(&tmp, &e))?;
+        zip.write_all(&json).map_err(|e| werr(&tmp, &e))?;
+        let f = zip.finish().map_err(|e| werr(&tmp, &e))?;
+        f.sync_all().map_err(|e| werr(&tmp, &e))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| werr(&path, &e))?;
+    Ok(path)
+}
+
+/// Checks a package: its layout, the manifest's shape, every file's size and SHA-256, that nothing is
+/// missing or extra, and the row counts of its Parquet tables. Returns what is wrong (empty: whole).
+pub fn verify(path: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return vec![format!("{}: {e}", path.display())],
+    };
+    let mut zip = match zip::ZipArchive::new(file) {
+        Ok(z) => z,
+        Err(e) => return vec![format!("{}: not a whole zip file: {e}", path.display())],
+    };
+    let mut contents: std::collections::BTreeMap<String, Vec<u8>> =
+        std::collections::BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut f = match zip.by_index(i) {
+            Ok(f) => f,
+            Err(e) => {
+                problems.push(format!("entry {i}: cannot be read: {e}"));
+                continue;
+            }
+        };
+        let name = match f.name() {
+            Ok(n) => n.into_owned(),
+            Err(e) => {
+                problems.push(format!("entry {i}: unreadable name: {e}"));
+                continue;
+            }
+        };
+        if name.starts_with('/') || name.split('/').any(|p| p == "..") {
+            problems.push(format!("{name}: unsafe path"));
+            continue;
+        }
+        if name != "manifest.json" && !LAYOUT.iter().any(|l| name.starts_with(l)) {
+            problems.push(format!(
+                "{name}: outside the package layout ({})",
+                LAYOUT.join(", ")
+            ));
+        }
+        let mut buf = Vec::new();
+        if let Err(e) = f.read_to_end(&mut buf) {
+            problems.push(format!("{name}: cannot be read: {e}"));
+            continue;
+        }
+        contents.insert(name, buf);
+    }
+    let Some(raw) = contents.remove("manifest.json") else {
+        problems.push("manifest.json: missing".into());
+        return problems;
+    };
+    let manifest: Manifest = match serde_json::from_slice(&raw) {
+        Ok(m) => m,
+        Err(e) => {
+            problems.push(format!("manifest.json: not a package manifest: {e}"));
+            return problems;
+        }
+    };
+    if manifest.format != FORMAT {
+        problems.push(format!(
+            "manifest.json: format {:?}, expected {FORMAT:?}",
+            manifest.format
+        ));
+    }
+    for e in &manifest.files {
+        match contents.get(&e.path) {
+            None => problems.push(format!(
+                "{}: listed in the manifest, missing from the package",
+                e.path
+            )),
+            Some(bytes) => {
+                if bytes.len() as u64 != e.bytes {
+                    problems.push(format!(
+                        "{}: {} bytes, the manifest says {}",
+                        e.path,
+                        bytes.len(),
+                        e.bytes
+                    ));
+                }
+                let h = sha256(bytes);
+                if h != e.sha256 {
+                    problems.push(format!(
+                        "{}: SHA-256 {h} differs from the manifest's {}",
+                        e.path, e.sha256
+                    ));
+                }
+            }
+        }
+    }
+    for name in contents.keys() {
+        if !manifest.files.iter().any(|e| &e.path == name) {
+            problems.push(format!("{name}: in the package, not in the manifest"));
+        }
+    }
+    for t in &manifest.tables {
+        if let Some(bytes) = contents.get(&t.file) {
+            match rows_of_parquet(bytes) {
+                Some(n) if n == t.rows => {}
+                Some(n) => problems.push(format!(
+                    "{}: {n} rows, the manifest says {}",
+                    t.file, t.rows
+                )),
+                None => problems.push(format!("{}: not a readable Parquet file", t.file)),
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_cannot_escape() {
+        assert_eq!(super::sanitize("../etc/passwd"), "__etc_passwd");
+        assert_eq!(super::sanitize("红塔区"), "红塔区");
+        assert_eq!(super::sanitize("a\\b"), "a_b");
+        assert_eq!(super::sanitize(".."), "_");
+    }
+}
