@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod geoparquet;
 mod gis;
 pub mod package;
 pub mod query;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub use geoparquet::column_names;
 pub use gis::short_names;
 pub use risk::{Scored, join_and_score};
 pub use spec::{IndicatorTable, InputSpec, PipelineFile, Run};
@@ -167,6 +169,7 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
     let validated = validate(run, progress)?;
     progress("join and score", 0, 1);
     let scored = join_and_score(run, &validated)?;
+    geoparquet::write_all(run, &validated)?;
     let package = package::build(run, &inputs, &validated.summary)?;
     let report = RunReport {
         name: run.name.clone(),
@@ -183,18 +186,27 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
                 "qc",
                 "join",
                 "risk",
+                "geoparquet",
                 "gis layer",
                 "package",
             ]
         } else {
-            vec!["resolve", "hash inputs", "ingest", "qc", "join", "package"]
+            vec![
+                "resolve",
+                "hash inputs",
+                "ingest",
+                "qc",
+                "join",
+                "geoparquet",
+                "package",
+            ]
         },
         stages_pending: if scored.risk.is_some() {
-            vec!["GeoParquet of every table", "maps"]
+            vec!["maps", "provincial merge"]
         } else {
             vec![
                 "risk (no [model] in the pipeline)",
-                "GeoParquet of every table",
+                "provincial merge",
                 "maps",
             ]
         },

@@ -140,10 +140,13 @@ pub fn build(
             sha256: sha256(&bytes),
         });
         if rel.starts_with("parquet/") && rel.ends_with(".parquet") {
-            let table = Path::new(rel)
-                .file_stem()
-                .and_then(|s| s.to_str())
-                .unwrap_or("")
+            // parquet/<table>.parquet or parquet/<table>/county=<code>/part-0.parquet
+            let inner = rel.trim_start_matches("parquet/");
+            let table = inner
+                .split('/')
+                .next()
+                .unwrap_or(inner)
+                .trim_end_matches(".parquet")
                 .to_owned();
             tables.push(TableRows {
                 table,

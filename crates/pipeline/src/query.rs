@@ -22,7 +22,8 @@ pub fn tables(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>> {
     let mut out: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(&parquet)
         .map_err(err)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        // Single files (`unit_risk.parquet`) and Hive-partitioned folders (`fwjz/county=…/`).
+        .filter(|p| p.is_dir() || p.extension().is_some_and(|x| x == "parquet"))
         .filter_map(|p| Some((p.file_stem()?.to_str()?.to_owned(), p)))
         .collect();
     out.sort();
@@ -40,12 +41,48 @@ pub fn tables(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>> {
 pub fn query(dir: &Path, sql: &str) -> Result<DataFrame> {
     let ctx = SQLContext::new();
     for (name, path) in tables(dir)? {
-        let f = std::fs::File::open(&path).map_err(|e| Error::Input {
-            path: path.clone(),
-            source: e,
-        })?;
-        let df = ParquetReader::new(f).finish()?;
-        ctx.register(&name, df.lazy());
+        let mut parts = Vec::new();
+        if path.is_dir() {
+            let mut stack = vec![path.clone()];
+            while let Some(d) = stack.pop() {
+                for e in std::fs::read_dir(&d).map_err(|e| Error::Input {
+                    path: d.clone(),
+                    source: e,
+                })? {
+                    let p = e
+                        .map_err(|e| Error::Input {
+                            path: d.clone(),
+                            source: e,
+                        })?
+                        .path();
+                    if p.is_dir() {
+                        stack.push(p);
+                    } else if p.extension().is_some_and(|x| x == "parquet") {
+                        parts.push(p);
+                    }
+                }
+            }
+            parts.sort();
+        } else {
+            parts.push(path.clone());
+        }
+        let mut frames = Vec::new();
+        for p in parts {
+            let f = std::fs::File::open(&p).map_err(|e| Error::Input {
+                path: p.clone(),
+                source: e,
+            })?;
+            frames.push(ParquetReader::new(f).finish()?.lazy());
+        }
+        let Some(first) = frames.first().cloned() else {
+            continue;
+        };
+        let lf = if frames.len() == 1 {
+            first
+        } else {
+            concat(frames, UnionArgs::default())?
+        };
+        ctx.register(&name, lf);
     }
     let mut ctx = ctx;
     Ok(ctx.execute(sql)?.collect()?)

@@ -879,3 +879,90 @@ fn packages_verify_and_tampering_is_named() {
     std::fs::write(&bad, b"PK\x03\x04 not really").unwrap();
     assert!(!riskcensus_pipeline::package::verify(&bad).is_empty());
 }
+
+/// Every clean table as GeoParquet, partitioned by county, with its rows, WKB and `geo` metadata.
+#[test]
+fn clean_tables_are_written_as_partitioned_geoparquet() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 1_000, BuildingGeometry::None);
+    let run = Run::load(&d.path().join("pipeline.toml"), Some(&d.path().join("out"))).unwrap();
+    riskcensus_pipeline::run(&run, &mut |_, _, _| {}).unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    use polars::prelude::SerReader;
+    for r in &v.results {
+        let path = run
+            .out_dir
+            .join("parquet")
+            .join(&r.table)
+            .join("county=530402")
+            .join("part-0.parquet");
+        let df = polars::prelude::ParquetReader::new(std::fs::File::open(&path).unwrap())
+            .finish()
+            .unwrap();
+        assert_eq!(df.height() as u64, r.rows_clean, "{}", r.table);
+        for c in ["unit_code", "source_file", "source_row"] {
+            assert!(df.column(c).is_ok(), "{} lacks {c}", r.table);
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        let has_geometry = df.column("geometry").is_ok();
+        assert_eq!(
+            text.contains("\"primary_column\":\"geometry\""),
+            has_geometry,
+            "{}",
+            r.table
+        );
+        if has_geometry {
+            assert!(
+                text.contains("\"version\":\"1.1.0\"") && text.contains("\"code\":4490"),
+                "{}",
+                r.table
+            );
+            let wkb = df
+                .column("geometry")
+                .unwrap()
+                .binary()
+                .unwrap()
+                .get(0)
+                .unwrap()
+                .to_vec();
+            assert!(riskcensus_spatial::parse_wkb(&wkb).is_ok(), "{}", r.table);
+        }
+    }
+    let fwjz = polars::prelude::ParquetReader::new(
+        std::fs::File::open(
+            run.out_dir
+                .join("parquet/fwjz/county=530402/part-0.parquet"),
+        )
+        .unwrap(),
+    )
+    .finish()
+    .unwrap();
+    for c in [
+        "building_id",
+        "township_code",
+        "structure_type",
+        "floors_above_ground",
+        "floor_area_m2",
+        "geometry",
+    ] {
+        assert!(fwjz.column(c).is_ok(), "fwjz lacks {c}");
+    }
+    let dict = std::fs::read_to_string(run.out_dir.join("parquet/data_dictionary.csv")).unwrap();
+    assert!(
+        dict.contains("fwjz,structure_type,\"结构类型\",text"),
+        "{}",
+        &dict[..300]
+    );
+    let issues = polars::prelude::ParquetReader::new(
+        std::fs::File::open(
+            run.out_dir
+                .join("parquet/issues/county=530402/part-0.parquet"),
+        )
+        .unwrap(),
+    )
+    .finish()
+    .unwrap();
+    let total: u64 = v.summary.tables.iter().map(|t| t.issues).sum();
+    assert!(issues.height() as u64 <= total && issues.height() > 0);
+}

@@ -1,0 +1,380 @@
+//! Every clean table and the issues as GeoParquet 1.1 (WKB geometry with `geo` metadata, CGCS2000
+//! PROJJSON, bbox, geometry types), zstd, Hive-partitioned by county:
+//! `parquet/<table>/county=<code>/part-0.parquet`; and a data dictionary (csv and Markdown).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use riskcensus_qc::{CleanTable, Issue, Value};
+use riskcensus_schema::{FieldType, TableSchema};
+use riskcensus_spatial::{Geom, parse_wkb};
+
+use crate::{Error, Result, Run, Validated, write_atomic};
+
+fn perr(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Report(format!("cannot write {}: {e}", path.display()))
+}
+
+/// Stable snake_case column names: the schema's English name where it is one and unique, else the
+/// field code.
+pub fn column_names(schema: &TableSchema) -> Vec<String> {
+    let mut used = std::collections::BTreeSet::new();
+    for fixed in ["source_file", "source_row", "unit_code", "geometry"] {
+        used.insert(fixed.to_owned());
+    }
+    schema
+        .fields
+        .iter()
+        .map(|f| {
+            let en = &f.name_en;
+            let ok = !en.is_empty()
+                && en
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                && !en.starts_with(|c: char| c.is_ascii_digit());
+            let name = if ok && !used.contains(en) {
+                en.clone()
+            } else {
+                f.code.to_ascii_lowercase()
+            };
+            let mut n = name.clone();
+            let mut k = 2;
+            while !used.insert(n.clone()) {
+                n = format!("{name}_{k}");
+                k += 1;
+            }
+            n
+        })
+        .collect()
+}
+
+fn point_wkb(x: f64, y: f64) -> Vec<u8> {
+    let mut w = vec![1u8];
+    w.extend_from_slice(&1u32.to_le_bytes());
+    w.extend_from_slice(&x.to_le_bytes());
+    w.extend_from_slice(&y.to_le_bytes());
+    w
+}
+
+fn geo_metadata(projjson: &str, types: &[&str], bbox: [f64; 4]) -> String {
+    let crs: serde_json::Value = serde_json::from_str(projjson).unwrap_or(serde_json::Value::Null);
+    serde_json::json!({
+        "version": "1.1.0",
+        "primary_column": "geometry",
+        "columns": {"geometry": {"encoding": "WKB", "geometry_types": types, "crs": crs, "bbox": bbox}}
+    })
+    .to_string()
+}
+
+fn write_df(df: &mut DataFrame, path: &Path, geo: Option<String>) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| perr(path, e))?;
+    }
+    let tmp = path.with_extension(format!("parquet.tmp-{}", std::process::id()));
+    let f = std::fs::File::create(&tmp).map_err(|e| perr(path, e))?;
+    let kv = geo.map(|g| KeyValueMetadata::from_static(vec![("geo".to_owned(), g)]));
+    ParquetWriter::new(f)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_key_value_metadata(kv)
+        .finish(df)
+        .map_err(|e| perr(path, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| perr(path, e))
+}
+
+/// One clean table as partitions: county code → DataFrame and its geometry facts.
+fn table_frames(
+    run: &Run,
+    schema: &TableSchema,
+    clean: &CleanTable,
+    files: &[String],
+    projjson: &str,
+) -> Result<Vec<(String, DataFrame, Option<String>)>> {
+    let names = column_names(schema);
+    let point = riskcensus_risk::units::point_fields(schema);
+    let county_of = |unit: &Option<String>| {
+        unit.as_deref()
+            .and_then(|u| u.get(..6))
+            .unwrap_or(run.region_code.get(..6).unwrap_or(&run.region_code))
+            .to_owned()
+    };
+    let mut parts: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, r) in clean.rows.iter().enumerate() {
+        parts.entry(county_of(&r.unit)).or_default().push(i);
+    }
+    let mut out = Vec::new();
+    for (county, idx) in parts {
+        let mut cols: Vec<Column> = Vec::new();
+        for (k, f) in schema.fields.iter().enumerate() {
+            let name = names[k].as_str();
+            let values = idx.iter().map(|&i| &clean.rows[i].values[k]);
+            let col = match f.ty {
+                FieldType::Int => Column::new(
+                    name.into(),
+                    values
+                        .map(|v| {
+                            if let Value::Int(x) = v {
+                                Some(*x)
+                            } else {
+                                None
+                            }
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                FieldType::Float => {
+                    Column::new(name.into(), values.map(|v| v.as_f64()).collect::<Vec<_>>())
+                }
+                FieldType::Bool => Column::new(
+                    name.into(),
+                    values
+                        .map(|v| {
+                            if let Value::Bool(b) = v {
+                                Some(*b)
+                            } else {
+                                None
+                            }
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                FieldType::Date => Column::new(
+                    name.into(),
+                    values
+                        .map(|v| {
+                            if let Value::Date(d) = v {
+                                Some(riskcensus_qc::coerce::civil_from_days(*d))
+                            } else {
+                                None
+                            }
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                FieldType::Text => Column::new(
+                    name.into(),
+                    values
+                        .map(|v| v.as_str().map(str::to_owned))
+                        .collect::<Vec<_>>(),
+                ),
+            };
+            cols.push(col);
+        }
+        cols.push(Column::new(
+            "unit_code".into(),
+            idx.iter()
+                .map(|&i| clean.rows[i].unit.clone())
+                .collect::<Vec<_>>(),
+        ));
+        cols.push(Column::new(
+            "source_file".into(),
+            idx.iter()
+                .map(|&i| {
+                    files
+                        .get(clean.rows[i].file as usize)
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .collect::<Vec<_>>(),
+        ));
+        cols.push(Column::new(
+            "source_row".into(),
+            idx.iter()
+                .map(|&i| clean.rows[i].row as i64)
+                .collect::<Vec<_>>(),
+        ));
+        // Geometry: the record's own, else its point.
+        let wkbs: Vec<Option<Vec<u8>>> = idx
+            .iter()
+            .map(|&i| {
+                let r = &clean.rows[i];
+                r.geometry.as_ref().map(|g| g.to_vec()).or_else(|| {
+                    point.and_then(|(a, b)| {
+                        Some(point_wkb(r.values[a].as_f64()?, r.values[b].as_f64()?))
+                    })
+                })
+            })
+            .collect();
+        let mut geo = None;
+        if wkbs.iter().any(Option::is_some) {
+            let mut bbox = [
+                f64::INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NEG_INFINITY,
+            ];
+            let mut types = std::collections::BTreeSet::new();
+            for w in wkbs.iter().flatten() {
+                match parse_wkb(w) {
+                    Ok(Geom::Point(p)) => {
+                        types.insert("Point");
+                        bbox = [
+                            bbox[0].min(p.x()),
+                            bbox[1].min(p.y()),
+                            bbox[2].max(p.x()),
+                            bbox[3].max(p.y()),
+                        ];
+                    }
+                    Ok(Geom::Polygon(mp)) => {
+                        types.insert(if w.get(1) == Some(&6) {
+                            "MultiPolygon"
+                        } else {
+                            "Polygon"
+                        });
+                        if let Some(r) = geo::BoundingRect::bounding_rect(&mp) {
+                            bbox = [
+                                bbox[0].min(r.min().x),
+                                bbox[1].min(r.min().y),
+                                bbox[2].max(r.max().x),
+                                bbox[3].max(r.max().y),
+                            ];
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let types: Vec<&str> = types.into_iter().collect();
+            geo = Some(geo_metadata(projjson, &types, bbox));
+            let ca: BinaryChunked = wkbs.iter().map(|w| w.as_deref()).collect();
+            cols.push(ca.with_name("geometry".into()).into_column());
+        }
+        out.push((county, DataFrame::new(idx.len(), cols)?, geo));
+    }
+    Ok(out)
+}
+
+fn issues_frame(issues: &[&Issue]) -> Result<DataFrame> {
+    let s = |f: &dyn Fn(&Issue) -> String| issues.iter().map(|i| f(i)).collect::<Vec<_>>();
+    let cols = vec![
+        Column::new("table".into(), s(&|i| i.table.clone())),
+        Column::new("source_file".into(), s(&|i| i.file.clone())),
+        Column::new("sheet".into(), s(&|i| i.sheet.clone())),
+        Column::new(
+            "source_row".into(),
+            issues
+                .iter()
+                .map(|i| i.row.map(i64::from))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "column".into(),
+            issues.iter().map(|i| i.column.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "field".into(),
+            issues.iter().map(|i| i.field.clone()).collect::<Vec<_>>(),
+        ),
+        Column::new("value".into(), s(&|i| i.value.clone())),
+        Column::new("rule".into(), s(&|i| i.rule.to_owned())),
+        Column::new("severity".into(), s(&|i| i.severity.as_str().to_owned())),
+        Column::new("message_zh".into(), s(&|i| i.message_zh.clone())),
+        Column::new("message_en".into(), s(&|i| i.message_en.clone())),
+        Column::new("record_key".into(), s(&|i| i.record_key.clone())),
+        Column::new(
+            "unit_code".into(),
+            issues.iter().map(|i| i.unit.clone()).collect::<Vec<_>>(),
+        ),
+    ];
+    Ok(DataFrame::new(issues.len(), cols)?)
+}
+
+/// Writes every clean table, the issues, and the data dictionary. Returns the files written.
+pub fn write_all(run: &Run, v: &Validated) -> Result<Vec<PathBuf>> {
+    let root = run.out_dir.join("parquet");
+    let mut srs = gdal::spatial_ref::SpatialRef::from_epsg(4490).map_err(|e| perr(&root, e))?;
+    srs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
+    let projjson = srs.to_projjson().map_err(|e| perr(&root, e))?;
+    let mut written = Vec::new();
+    let mut dictionary = vec!["table,column,name_zh,type,unit,meaning".to_owned()];
+    let mut markdown = String::from(
+        "# Data dictionary\n\nEvery Parquet table of this run, its columns, their Chinese names, types and units.\n",
+    );
+    for r in &v.results {
+        let Some(schema) = run.schemas.table(&r.table) else {
+            continue;
+        };
+        for (county, mut df, geo) in table_frames(run, schema, &r.clean, &r.files, &projjson)? {
+            let path = root
+                .join(&r.table)
+                .join(format!("county={county}"))
+                .join("part-0.parquet");
+            write_df(&mut df, &path, geo)?;
+            written.push(path);
+        }
+        markdown.push_str(&format!(
+            "\n## {} — {}\n\n| column | 中文名 | type | unit | meaning |\n|---|---|---|---|---|\n",
+            r.table, schema.name_zh
+        ));
+        for (name, f) in column_names(schema).iter().zip(&schema.fields) {
+            let ty = format!("{:?}", f.ty).to_lowercase();
+            let unit = f.unit.clone().unwrap_or_default();
+            let meaning = f
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("{} ({})", f.name_zh, f.code));
+            dictionary.push(format!(
+                "{},{},\"{}\",{ty},{unit},\"{}\"",
+                r.table,
+                name,
+                f.name_zh.replace('"', "'"),
+                meaning.replace('"', "'")
+            ));
+            markdown.push_str(&format!(
+                "| {name} | {} | {ty} | {unit} | {meaning} |\n",
+                f.name_zh
+            ));
+        }
+        for (name, zh, ty, meaning) in [
+            (
+                "unit_code",
+                "评估单元代码",
+                "text",
+                "the township (unit) the record was assigned to",
+            ),
+            (
+                "source_file",
+                "来源文件",
+                "text",
+                "the file the record was read from",
+            ),
+            (
+                "source_row",
+                "来源行号",
+                "int",
+                "the row an office sees in Excel, or the feature's 1-based index",
+            ),
+            (
+                "geometry",
+                "几何",
+                "wkb",
+                "CGCS2000 (EPSG:4490) geometry, WKB",
+            ),
+        ] {
+            dictionary.push(format!("{},{name},{zh},{ty},,\"{meaning}\"", r.table));
+            markdown.push_str(&format!("| {name} | {zh} | {ty} |  | {meaning} |\n"));
+        }
+    }
+    let all: Vec<&Issue> = v.results.iter().flat_map(|r| &r.issues).collect();
+    let mut by_county: BTreeMap<String, Vec<&Issue>> = BTreeMap::new();
+    for i in all {
+        let c = i
+            .unit
+            .as_deref()
+            .and_then(|u| u.get(..6))
+            .unwrap_or(run.region_code.get(..6).unwrap_or(&run.region_code))
+            .to_owned();
+        by_county.entry(c).or_default().push(i);
+    }
+    for (county, issues) in by_county {
+        let mut df = issues_frame(&issues)?;
+        let path = root
+            .join("issues")
+            .join(format!("county={county}"))
+            .join("part-0.parquet");
+        write_df(&mut df, &path, None)?;
+        written.push(path);
+    }
+    write_atomic(
+        &root.join("data_dictionary.csv"),
+        (dictionary.join("\n") + "\n").as_bytes(),
+    )?;
+    write_atomic(&root.join("data_dictionary.md"), markdown.as_bytes())?;
+    Ok(written)
+}
