@@ -67,13 +67,36 @@ fn geo_metadata(projjson: &str, types: &[&str], bbox: [f64; 4]) -> String {
     .to_string()
 }
 
+/// The `ARROW:schema` value polars would write, with one schema-level metadata entry added.
+fn arrow_schema_with(df: &DataFrame, key: &str, value: &str) -> String {
+    use base64::Engine;
+    let schema = df.schema().to_arrow(CompatLevel::newest());
+    let ipc_fields = polars_arrow::io::ipc::write::default_ipc_fields(schema.iter_values());
+    let mut md = polars_arrow::datatypes::Metadata::new();
+    md.insert(key.into(), value.into());
+    let bytes = polars_arrow::io::ipc::write::schema_to_bytes(&schema, &ipc_fields, Some(&md));
+    // Arrow's legacy IPC framing: continuation marker, then the length, then the message.
+    let mut framed = Vec::with_capacity(bytes.len() + 8);
+    framed.extend_from_slice(&[255u8, 255, 255, 255]);
+    framed.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    framed.extend_from_slice(&bytes);
+    base64::engine::general_purpose::STANDARD.encode(framed)
+}
+
 fn write_df(df: &mut DataFrame, path: &Path, geo: Option<String>) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| perr(path, e))?;
     }
     let tmp = path.with_extension(format!("parquet.tmp-{}", std::process::id()));
     let f = std::fs::File::create(&tmp).map_err(|e| perr(path, e))?;
-    let kv = geo.map(|g| KeyValueMetadata::from_static(vec![("geo".to_owned(), g)]));
+    // The `geo` key goes into the footer (as GeoParquet requires) and into the embedded Arrow schema:
+    // pyarrow, and so geopandas, take schema metadata from the latter.
+    let kv = geo.map(|g| {
+        KeyValueMetadata::from_static(vec![
+            ("ARROW:schema".to_owned(), arrow_schema_with(df, "geo", &g)),
+            ("geo".to_owned(), g),
+        ])
+    });
     ParquetWriter::new(f)
         .with_compression(ParquetCompression::Zstd(None))
         .with_key_value_metadata(kv)
