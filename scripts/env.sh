@@ -4,3 +4,7 @@
 : "${CARGO_TARGET_DIR:=${XDG_CACHE_HOME:-$HOME/.cache}/riskcensus/target}"
 export CARGO_TARGET_DIR
 mkdir -p "$CARGO_TARGET_DIR"
+# The virtualenv holding the independent GeoParquet reader (pyarrow, geopandas) for the tests.
+: "${RISKCENSUS_VENV:=${XDG_CACHE_HOME:-$HOME/.cache}/riskcensus/py}"
+: "${RISKCENSUS_PYTHON:=$RISKCENSUS_VENV/bin/python}"
+export RISKCENSUS_VENV RISKCENSUS_PYTHON

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what riskcensus needs from Debian's packages: GDAL (libgdal-dev, and gdal-bin for ogrinfo
-# in checks), pkg-config, and a CJK font for the maps. Idempotent: does nothing when all are there.
+# in checks), pkg-config, a CJK font for the maps; and, for the test suite's independent read-back of
+# the GeoParquet outputs, pyarrow and geopandas from PyPI in a virtualenv outside the clone.
+# Idempotent: does nothing when all are there.
 set -euo pipefail
 
-PACKAGES=(libgdal-dev gdal-bin pkg-config fonts-wqy-microhei)
+PACKAGES=(libgdal-dev gdal-bin pkg-config fonts-wqy-microhei python3-venv)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -29,3 +31,12 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
+
+# The independent GeoParquet reader the tests use (scripts/read_back.py).
+source "$(dirname "$0")/env.sh"
+if ! "$RISKCENSUS_PYTHON" -c "import geopandas, pyarrow, shapely" 2>/dev/null; then
+  echo "setup: installing pyarrow, geopandas and shapely from PyPI into $RISKCENSUS_VENV" >&2
+  python3 -m venv "$RISKCENSUS_VENV"
+  "$RISKCENSUS_VENV/bin/pip" install -q --disable-pip-version-check \
+    "pyarrow>=15,<27" "geopandas>=1.0,<1.3" "shapely>=2.0,<2.3"
+fi
