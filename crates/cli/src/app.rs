@@ -69,11 +69,26 @@ enum Command {
         /// The package, <county code>_<county name>_<year>.zip.
         package: PathBuf,
     },
+    /// Merge verified county packages into a provincial dataset, re-grade the units province-wide
+    /// with the model they carry, draw the provincial maps and write the provincial package.
+    ///
+    /// Example: riskcensus merge out/*/53*.zip --out out/province
+    Merge {
+        /// County packages (.zip), as written by `riskcensus run`.
+        #[arg(required = true)]
+        packages: Vec<PathBuf>,
+        /// Output directory for the provincial dataset and package.
+        #[arg(long)]
+        out: PathBuf,
+        /// The region the counties make up (a province, city or county code); default: their province.
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// Run SQL (polars SQL) over a run's Parquet tables (unit_risk, unit_table, …), by table name.
     ///
     /// Example: riskcensus query out/demo "SELECT unit_name, composite_grade FROM unit_risk ORDER BY composite_score DESC"
     Query {
-        /// A run's output directory (the one holding parquet/).
+        /// A run's output directory (the one holding parquet/), or an upload package (.zip).
         dir: PathBuf,
         /// The query.
         sql: String,
@@ -168,6 +183,11 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::Schema { table, dir } => schema(table.as_deref(), dir.as_deref()),
         Command::Query { dir, sql, to } => query(&dir, &sql, to.as_deref()),
         Command::Verify { package } => verify(&package),
+        Command::Merge {
+            packages,
+            out,
+            region,
+        } => merge(&packages, &out, region.as_deref()),
     }
 }
 
@@ -263,11 +283,14 @@ fn run(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32>
             "  {} units graded (composite): {} — {}",
             report.units,
             grades.join(", "),
-            report
-                .out_dir
-                .join("parquet")
-                .join("unit_risk.parquet")
-                .display()
+            report.out_dir.join("parquet").join("unit_risk").display()
+        );
+    }
+    if !report.maps.is_empty() {
+        println!(
+            "  maps: {} ({} maps, SVG and PNG, A4 at 300 dpi)",
+            report.out_dir.join("maps").display(),
+            report.maps.len() / 2
         );
     }
     if let Some(p) = &report.package {
@@ -403,9 +426,49 @@ fn verify(package: &std::path::Path) -> Result<i32> {
     }
 }
 
+fn merge(packages: &[PathBuf], out: &std::path::Path, region: Option<&str>) -> Result<i32> {
+    let started = Instant::now();
+    let r = riskcensus_pipeline::merge::merge(packages, out, region)?;
+    println!(
+        "merged {} counties into {} {} ({}) in {:.1} s",
+        r.counties.len(),
+        r.region_code,
+        r.region_name,
+        r.reference_year,
+        started.elapsed().as_secs_f64()
+    );
+    for (code, name) in &r.counties {
+        println!("  {code} {name}");
+    }
+    let grades: Vec<String> = r
+        .composite_grades
+        .iter()
+        .map(|(l, n)| format!("{l} {n}"))
+        .collect();
+    println!(
+        "  {} units re-graded province-wide (composite): {}",
+        r.units,
+        grades.join(", ")
+    );
+    println!(
+        "  QC: {}",
+        if r.qc_passed {
+            "every county passed"
+        } else {
+            "at least one county failed its threshold"
+        }
+    );
+    println!("  maps: {}", r.out_dir.join("maps").display());
+    println!("  package: {}", r.package.display());
+    Ok(if r.qc_passed { EXIT_OK } else { EXIT_QC_FAILED })
+}
+
 fn query(dir: &std::path::Path, sql: &str, to: Option<&std::path::Path>) -> Result<i32> {
     let mut df = riskcensus_pipeline::query::query(dir, sql).with_context(|| {
-        let names: Vec<String> = riskcensus_pipeline::query::tables(dir)
+        let names: Vec<String> = dir
+            .is_dir()
+            .then(|| riskcensus_pipeline::query::tables(dir))
+            .and_then(Result::ok)
             .map(|t| t.into_iter().map(|x| x.0).collect())
             .unwrap_or_default();
         format!("query failed (tables here: {})", names.join(", "))

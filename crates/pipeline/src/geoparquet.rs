@@ -215,52 +215,116 @@ fn table_frames(
                 })
             })
             .collect();
-        let mut geo = None;
-        if wkbs.iter().any(Option::is_some) {
-            let mut bbox = [
-                f64::INFINITY,
-                f64::INFINITY,
-                f64::NEG_INFINITY,
-                f64::NEG_INFINITY,
-            ];
-            let mut types = std::collections::BTreeSet::new();
-            for w in wkbs.iter().flatten() {
-                match parse_wkb(w) {
-                    Ok(Geom::Point(p)) => {
-                        types.insert("Point");
-                        bbox = [
-                            bbox[0].min(p.x()),
-                            bbox[1].min(p.y()),
-                            bbox[2].max(p.x()),
-                            bbox[3].max(p.y()),
-                        ];
-                    }
-                    Ok(Geom::Polygon(mp)) => {
-                        types.insert(if w.get(1) == Some(&6) {
-                            "MultiPolygon"
-                        } else {
-                            "Polygon"
-                        });
-                        if let Some(r) = geo::BoundingRect::bounding_rect(&mp) {
-                            bbox = [
-                                bbox[0].min(r.min().x),
-                                bbox[1].min(r.min().y),
-                                bbox[2].max(r.max().x),
-                                bbox[3].max(r.max().y),
-                            ];
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            let types: Vec<&str> = types.into_iter().collect();
-            geo = Some(geo_metadata(projjson, &types, bbox));
-            let ca: BinaryChunked = wkbs.iter().map(|w| w.as_deref()).collect();
-            cols.push(ca.with_name("geometry".into()).into_column());
-        }
+        let geo = geometry_column(&wkbs, projjson).map(|(col, meta)| {
+            cols.push(col);
+            meta
+        });
         out.push((county, DataFrame::new(idx.len(), cols)?, geo));
     }
     Ok(out)
+}
+
+/// The `geometry` column of WKB values, with its `geo` metadata (types, bbox); None without any.
+fn geometry_column(wkbs: &[Option<Vec<u8>>], projjson: &str) -> Option<(Column, String)> {
+    if wkbs.iter().all(Option::is_none) {
+        return None;
+    }
+    {
+        let mut bbox = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let mut types = std::collections::BTreeSet::new();
+        for w in wkbs.iter().flatten() {
+            match parse_wkb(w) {
+                Ok(Geom::Point(p)) => {
+                    types.insert("Point");
+                    bbox = [
+                        bbox[0].min(p.x()),
+                        bbox[1].min(p.y()),
+                        bbox[2].max(p.x()),
+                        bbox[3].max(p.y()),
+                    ];
+                }
+                Ok(Geom::Polygon(mp)) => {
+                    types.insert(if w.get(1) == Some(&6) {
+                        "MultiPolygon"
+                    } else {
+                        "Polygon"
+                    });
+                    if let Some(r) = geo::BoundingRect::bounding_rect(&mp) {
+                        bbox = [
+                            bbox[0].min(r.min().x),
+                            bbox[1].min(r.min().y),
+                            bbox[2].max(r.max().x),
+                            bbox[3].max(r.max().y),
+                        ];
+                    }
+                }
+                _ => {}
+            }
+        }
+        let types: Vec<&str> = types.into_iter().collect();
+        let ca: BinaryChunked = wkbs.iter().map(|w| w.as_deref()).collect();
+        Some((
+            ca.with_name("geometry".into()).into_column(),
+            geo_metadata(projjson, &types, bbox),
+        ))
+    }
+}
+
+/// PROJJSON of CGCS2000 (EPSG:4490), longitude first.
+fn projjson_4490(at: &Path) -> Result<String> {
+    let mut srs = gdal::spatial_ref::SpatialRef::from_epsg(4490).map_err(|e| perr(at, e))?;
+    srs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
+    srs.to_projjson().map_err(|e| perr(at, e))
+}
+
+/// Writes the graded units as GeoParquet, `parquet/unit_risk/county=<code>/part-0.parquet`, each
+/// unit with its polygon (from `shapes`, by unit code). Returns the files written.
+pub fn write_unit_risk(
+    root: &Path,
+    df: &DataFrame,
+    shapes: &BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<PathBuf>> {
+    let projjson = projjson_4490(root)?;
+    let codes: Vec<String> = df
+        .column("unit_code")?
+        .str()?
+        .iter()
+        .map(|c| c.unwrap_or("").to_owned())
+        .collect();
+    let mut parts: BTreeMap<String, Vec<IdxSize>> = BTreeMap::new();
+    for (i, c) in codes.iter().enumerate() {
+        parts
+            .entry(c.get(..6).unwrap_or(c).to_owned())
+            .or_default()
+            .push(i as IdxSize);
+    }
+    let mut written = Vec::new();
+    for (county, idx) in parts {
+        let wkbs: Vec<Option<Vec<u8>>> = idx
+            .iter()
+            .map(|&i| shapes.get(&codes[i as usize]).cloned())
+            .collect();
+        let mut part = df.take(&IdxCa::from_vec("idx".into(), idx))?;
+        let geo = match geometry_column(&wkbs, &projjson) {
+            Some((col, meta)) => {
+                part.with_column(col)?;
+                Some(meta)
+            }
+            None => None,
+        };
+        let path = root
+            .join("unit_risk")
+            .join(format!("county={}", crate::package::sanitize(&county)))
+            .join("part-0.parquet");
+        write_df(&mut part, &path, geo)?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 fn issues_frame(issues: &[&Issue]) -> Result<DataFrame> {
@@ -301,9 +365,7 @@ fn issues_frame(issues: &[&Issue]) -> Result<DataFrame> {
 /// Writes every clean table, the issues, and the data dictionary. Returns the files written.
 pub fn write_all(run: &Run, v: &Validated) -> Result<Vec<PathBuf>> {
     let root = run.out_dir.join("parquet");
-    let mut srs = gdal::spatial_ref::SpatialRef::from_epsg(4490).map_err(|e| perr(&root, e))?;
-    srs.set_axis_mapping_strategy(gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder);
-    let projjson = srs.to_projjson().map_err(|e| perr(&root, e))?;
+    let projjson = projjson_4490(&root)?;
     let mut written = Vec::new();
     let mut dictionary = vec!["table,column,name_zh,type,unit,meaning".to_owned()];
     let mut markdown = String::from(

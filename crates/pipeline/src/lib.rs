@@ -2,6 +2,8 @@
 
 mod geoparquet;
 mod gis;
+pub mod maps;
+pub mod merge;
 pub mod package;
 pub mod query;
 mod risk;
@@ -34,6 +36,12 @@ pub enum Error {
     Parse { path: PathBuf, message: String },
     #[error("pipeline file {path}: {message} (hint: {hint})")]
     Invalid {
+        path: PathBuf,
+        message: String,
+        hint: String,
+    },
+    #[error("cannot merge {path}: {message} (hint: {hint})")]
+    Merge {
         path: PathBuf,
         message: String,
         hint: String,
@@ -87,6 +95,8 @@ pub struct RunReport {
     pub qc_passed: bool,
     /// The upload package.
     pub package: Option<PathBuf>,
+    /// The risk grading maps written (SVG and PNG per score).
+    pub maps: Vec<PathBuf>,
     /// Units per composite grade (label, count), highest risk first, when a model ran.
     pub composite_grades: Vec<(String, u64)>,
     pub units: usize,
@@ -166,6 +176,21 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
             sha256,
         });
     }
+    // Nothing of an earlier run may go into this run's package; a killed run's temporary files go.
+    if let Ok(entries) = fs::read_dir(&run.out_dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.contains(".tmp-") && e.path().is_file() {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    for top in package::LAYOUT {
+        let d = run.out_dir.join(top.trim_end_matches('/'));
+        if d.is_dir() {
+            fs::remove_dir_all(&d).map_err(|source| Error::Write { path: d, source })?;
+        }
+    }
     let validated = validate(run, progress)?;
     progress("join and score", 0, 1);
     let scored = join_and_score(run, &validated)?;
@@ -178,39 +203,28 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
         reference_year: run.reference_year,
         pipeline_sha256: run.pipeline_sha256.clone(),
         inputs,
-        stages_done: if scored.risk.is_some() {
-            vec![
-                "resolve",
-                "hash inputs",
-                "ingest",
-                "qc",
-                "join",
-                "risk",
-                "geoparquet",
-                "gis layer",
-                "package",
-            ]
-        } else {
-            vec![
-                "resolve",
-                "hash inputs",
-                "ingest",
-                "qc",
-                "join",
-                "geoparquet",
-                "package",
-            ]
-        },
+        stages_done: [
+            ("resolve", true),
+            ("hash inputs", true),
+            ("ingest", true),
+            ("qc", true),
+            ("join", run.indicator_table.is_none()),
+            ("risk", scored.risk.is_some()),
+            ("geoparquet", true),
+            ("gis layer", !scored.maps.is_empty()),
+            ("maps", !scored.maps.is_empty()),
+            ("package", true),
+        ]
+        .into_iter()
+        .filter_map(|(s, done)| done.then_some(s))
+        .collect(),
         stages_pending: if scored.risk.is_some() {
-            vec!["maps", "provincial merge"]
+            Vec::new()
         } else {
-            vec![
-                "risk (no [model] in the pipeline)",
-                "provincial merge",
-                "maps",
-            ]
+            vec!["risk, gis layer and maps (no [model] in the pipeline)"]
         },
         package: Some(package),
+        maps: scored.maps.clone(),
         qc_passed: validated.summary.passed,
         composite_grades: scored
             .risk

@@ -81,7 +81,8 @@ pub fn sanitize(part: &str) -> String {
     if s.is_empty() { "_".into() } else { s }
 }
 
-fn sha256(bytes: &[u8]) -> String {
+/// SHA-256 of bytes, as hex.
+pub fn sha256(bytes: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(bytes);
     format!("{:x}", h.finalize())
@@ -95,13 +96,65 @@ fn rows_of_parquet(bytes: &[u8]) -> Option<u64> {
         .map(|df| df.height() as u64)
 }
 
+/// Who a package is from: the header of its manifest.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub run: String,
+    pub region_code: String,
+    pub region_name: String,
+    pub reference_year: i32,
+    /// SHA-256 of the pipeline file (of the model, for a provincial merge).
+    pub pipeline_sha256: String,
+    pub schema_files: Vec<String>,
+}
+
 /// Builds the package from a finished run's output directory; returns its path.
 pub fn build(
     run: &Run,
     inputs: &[HashedInput],
     qc: &riskcensus_qc::report::Summary,
 ) -> Result<PathBuf> {
-    let out = &run.out_dir;
+    let id = Identity {
+        run: run.name.clone(),
+        region_code: run.region_code.clone(),
+        region_name: run.region_name.clone(),
+        reference_year: run.reference_year,
+        pipeline_sha256: run.pipeline_sha256.clone(),
+        schema_files: run.schemas.files.clone(),
+    };
+    let inputs: Vec<InputHash> = inputs
+        .iter()
+        .map(|i| InputHash {
+            table: i.table.clone(),
+            path: i.path.clone(),
+            bytes: i.bytes,
+            sha256: i.sha256.clone(),
+        })
+        .collect();
+    let qc_tables = qc
+        .tables
+        .iter()
+        .map(|t| QcTable {
+            table: t.table.clone(),
+            rows_read: t.rows_read,
+            rows_clean: t.rows_clean,
+            rows_rejected: t.rows_rejected,
+            error_rate: t.error_rate,
+            passed: t.passed,
+        })
+        .collect();
+    build_from(&run.out_dir, &id, inputs, qc.passed, qc_tables)
+}
+
+/// Builds a package from the layout folders of `out`, named `<code>_<name>_<year>.zip` and written
+/// under a temporary name, renamed when whole.
+pub fn build_from(
+    out: &Path,
+    id: &Identity,
+    inputs: Vec<InputHash>,
+    qc_passed: bool,
+    qc: Vec<QcTable>,
+) -> Result<PathBuf> {
     let werr = |p: &Path, e: &dyn std::fmt::Display| {
         Error::Report(format!("cannot write the package {}: {e}", p.display()))
     };
@@ -160,43 +213,24 @@ pub fn build(
         format: FORMAT.into(),
         tool: "riskcensus".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
-        run: run.name.clone(),
-        region_code: run.region_code.clone(),
-        region_name: run.region_name.clone(),
-        reference_year: run.reference_year,
-        pipeline_sha256: run.pipeline_sha256.clone(),
-        inputs: inputs
-            .iter()
-            .map(|i| InputHash {
-                table: i.table.clone(),
-                path: i.path.clone(),
-                bytes: i.bytes,
-                sha256: i.sha256.clone(),
-            })
-            .collect(),
-        schema_files: run.schemas.files.clone(),
+        run: id.run.clone(),
+        region_code: id.region_code.clone(),
+        region_name: id.region_name.clone(),
+        reference_year: id.reference_year,
+        pipeline_sha256: id.pipeline_sha256.clone(),
+        inputs,
+        schema_files: id.schema_files.clone(),
         division_codes: riskcensus_schema::divisions::EDITION.into(),
-        qc_passed: qc.passed,
-        qc: qc
-            .tables
-            .iter()
-            .map(|t| QcTable {
-                table: t.table.clone(),
-                rows_read: t.rows_read,
-                rows_clean: t.rows_clean,
-                rows_rejected: t.rows_rejected,
-                error_rate: t.error_rate,
-                passed: t.passed,
-            })
-            .collect(),
+        qc_passed,
+        qc,
         tables,
         files: entries,
     };
     let name = format!(
         "{}_{}_{}.zip",
-        sanitize(&run.region_code),
-        sanitize(&run.region_name),
-        run.reference_year
+        sanitize(&id.region_code),
+        sanitize(&id.region_name),
+        id.reference_year
     );
     let path = out.join(&name);
     let tmp = out.join(format!(".{name}.tmp-{}", std::process::id()));

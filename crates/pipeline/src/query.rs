@@ -37,52 +37,103 @@ pub fn tables(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>> {
     Ok(out)
 }
 
-/// Runs one SQL query over the tables of an output directory.
-pub fn query(dir: &Path, sql: &str) -> Result<DataFrame> {
-    let ctx = SQLContext::new();
-    for (name, path) in tables(dir)? {
-        let mut parts = Vec::new();
-        if path.is_dir() {
-            let mut stack = vec![path.clone()];
-            while let Some(d) = stack.pop() {
-                for e in std::fs::read_dir(&d).map_err(|e| Error::Input {
-                    path: d.clone(),
-                    source: e,
-                })? {
-                    let p = e
-                        .map_err(|e| Error::Input {
-                            path: d.clone(),
-                            source: e,
-                        })?
-                        .path();
-                    if p.is_dir() {
-                        stack.push(p);
-                    } else if p.extension().is_some_and(|x| x == "parquet") {
-                        parts.push(p);
-                    }
+/// One published table as a lazy frame: a single file, or every part of a Hive-partitioned folder
+/// in path order.
+fn table_frame(path: &Path) -> Result<Option<LazyFrame>> {
+    let mut parts = Vec::new();
+    if path.is_dir() {
+        let mut stack = vec![path.to_owned()];
+        while let Some(d) = stack.pop() {
+            let rerr = |source| Error::Input {
+                path: d.clone(),
+                source,
+            };
+            for e in std::fs::read_dir(&d).map_err(rerr)? {
+                let p = e.map_err(rerr)?.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "parquet") {
+                    parts.push(p);
                 }
             }
-            parts.sort();
-        } else {
-            parts.push(path.clone());
         }
-        let mut frames = Vec::new();
-        for p in parts {
-            let f = std::fs::File::open(&p).map_err(|e| Error::Input {
-                path: p.clone(),
-                source: e,
-            })?;
-            frames.push(ParquetReader::new(f).finish()?.lazy());
-        }
-        let Some(first) = frames.first().cloned() else {
+        parts.sort();
+    } else {
+        parts.push(path.to_owned());
+    }
+    let mut frames = Vec::new();
+    for p in parts {
+        let f = std::fs::File::open(&p).map_err(|e| Error::Input {
+            path: p.clone(),
+            source: e,
+        })?;
+        frames.push(ParquetReader::new(f).finish()?.lazy());
+    }
+    Ok(match frames.len() {
+        0 => None,
+        1 => frames.pop(),
+        _ => Some(concat(frames, UnionArgs::default())?),
+    })
+}
+
+/// One published table of an output directory, all its partitions.
+pub fn read_table(dir: &Path, name: &str) -> Result<DataFrame> {
+    let found = tables(dir)?.into_iter().find(|(n, _)| n == name);
+    let Some((_, path)) = found else {
+        return Err(Error::Invalid {
+            path: dir.join("parquet").join(name),
+            message: format!("no table {name}"),
+            hint: "riskcensus query DIR \"SHOW TABLES\" lists them".into(),
+        });
+    };
+    match table_frame(&path)? {
+        Some(lf) => Ok(lf.collect()?),
+        None => Ok(DataFrame::empty()),
+    }
+}
+
+/// Unpacks the `parquet/` folder of an upload package into `into`, for querying.
+pub fn unpack_parquet(package: &Path, into: &Path) -> Result<()> {
+    use std::io::Read;
+    let err = |message: String| Error::Invalid {
+        path: package.to_owned(),
+        message,
+        hint: "give a run's output directory or an upload package (.zip)".into(),
+    };
+    let f = std::fs::File::open(package).map_err(|e| err(e.to_string()))?;
+    let mut zip = ::zip::ZipArchive::new(f).map_err(|e| err(format!("not a zip file: {e}")))?;
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| err(e.to_string()))?;
+        let Some(rel) = entry.enclosed_name() else {
             continue;
         };
-        let lf = if frames.len() == 1 {
-            first
-        } else {
-            concat(frames, UnionArgs::default())?
-        };
-        ctx.register(&name, lf);
+        if !rel.starts_with("parquet") || entry.is_dir() {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| err(format!("{}: {e}", rel.display())))?;
+        crate::write_atomic(&into.join(rel), &bytes)?;
+    }
+    Ok(())
+}
+
+/// Runs one SQL query over the tables of an output directory or an upload package.
+pub fn query(dir: &Path, sql: &str) -> Result<DataFrame> {
+    if dir.is_file() {
+        let tmp = tempfile::tempdir().map_err(|e| Error::Input {
+            path: dir.to_owned(),
+            source: e,
+        })?;
+        unpack_parquet(dir, tmp.path())?;
+        return query(tmp.path(), sql);
+    }
+    let ctx = SQLContext::new();
+    for (name, path) in tables(dir)? {
+        if let Some(lf) = table_frame(&path)? {
+            ctx.register(&name, lf);
+        }
     }
     let mut ctx = ctx;
     Ok(ctx.execute(sql)?.collect()?)

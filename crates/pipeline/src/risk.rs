@@ -15,6 +15,8 @@ pub struct Scored {
     /// The graded units, when the pipeline has a model.
     pub risk: Option<riskcensus_risk::ScoredUnits>,
     pub assignments: Assignments,
+    /// The maps drawn (SVG and PNG per score); none without unit polygons or a model.
+    pub maps: Vec<std::path::PathBuf>,
 }
 
 #[derive(serde::Serialize)]
@@ -32,7 +34,7 @@ fn risk_err(e: riskcensus_risk::Error) -> Error {
 }
 
 /// Joins the clean records to the units, aggregates, scores and grades; writes
-/// `parquet/unit_risk.parquet`, `parquet/unit_table.parquet` and `risk/summary.json`.
+/// `parquet/unit_risk/county=…/part-0.parquet` (GeoParquet), `parquet/unit_table.parquet` and `risk/summary.json`.
 pub fn join_and_score(run: &Run, v: &Validated) -> Result<Scored> {
     if let Some(t) = &run.indicator_table {
         let table = read_indicator_table(t)?;
@@ -94,13 +96,25 @@ fn finish(
 ) -> Result<Scored> {
     let parquet = run.out_dir.join("parquet");
     write_parquet(&mut table, &parquet.join("unit_table.parquet")).map_err(risk_err)?;
+    let mut maps = Vec::new();
     let risk = match &run.model {
         None => None,
         Some(model) => {
-            let mut scored = riskcensus_risk::score(model, &table).map_err(risk_err)?;
-            write_parquet(&mut scored.df, &parquet.join("unit_risk.parquet")).map_err(risk_err)?;
+            let scored = riskcensus_risk::score(model, &table).map_err(risk_err)?;
+            // The model travels with the package, so a provincial merge re-grades with it.
+            write_atomic(
+                &run.out_dir.join("risk").join("model.toml"),
+                model.document.as_bytes(),
+            )?;
+            crate::geoparquet::write_unit_risk(&parquet, &scored.df, &shapes)?;
             if !shapes.is_empty() {
                 crate::gis::write_units(&run.out_dir.join("gis"), &scored.df, &shapes)?;
+                let region = crate::maps::Region {
+                    code: &run.region_code,
+                    name: &run.region_name,
+                    year: run.reference_year,
+                };
+                maps = crate::maps::draw_all(&region, &run.out_dir, model, &scored, &shapes)?;
             }
             Some(scored)
         }
@@ -121,6 +135,7 @@ fn finish(
         units: table,
         risk,
         assignments,
+        maps,
     })
 }
 

@@ -184,6 +184,9 @@ pub struct Model {
     pub grading: Grading,
     /// Where the model came from.
     pub source: String,
+    /// The TOML document that defines it (a model file, or the pipeline holding `[model]`), so a
+    /// package can carry the model and a provincial merge re-grade with it.
+    pub document: String,
 }
 
 #[derive(Deserialize)]
@@ -522,6 +525,7 @@ impl Model {
             scores: raw.scores.into_iter().map(Spanned::into_inner).collect(),
             grading,
             source: file.to_owned(),
+            document: text.to_owned(),
         })
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use calamine::{Data, Reader, open_workbook_auto};
-use riskcensus_pipeline::{Run, validate};
+use riskcensus_pipeline::{Run, maps, validate};
 use riskcensus_synth::{BuildingGeometry, Options};
 
 fn generate(dir: &Path, buildings: u64, geometry: BuildingGeometry) -> riskcensus_synth::Summary {
@@ -483,9 +483,7 @@ fn every_township_is_scored_once_and_grades_add_up() {
         assert_eq!(g == "无评级", r.is_some(), "{g} / {r:?}");
     }
     // The Parquet file reads back with the same rows.
-    let f = std::fs::File::open(run.out_dir.join("parquet/unit_risk.parquet")).unwrap();
-    use polars::prelude::SerReader;
-    let back = polars::prelude::ParquetReader::new(f).finish().unwrap();
+    let back = riskcensus_pipeline::query::read_table(&run.out_dir, "unit_risk").unwrap();
     assert_eq!(back.height(), codes.len());
     for c in [
         "unit_code",
@@ -497,7 +495,7 @@ fn every_township_is_scored_once_and_grades_add_up() {
         "earthquake_grade",
         "n_buildings",
     ] {
-        assert!(back.column(c).is_ok(), "unit_risk.parquet lacks {c}");
+        assert!(back.column(c).is_ok(), "unit_risk lacks {c}");
     }
     // The GIS layer: a GeoPackage and a GBK shapefile, one polygon a unit, with grades and names.
     {
@@ -655,9 +653,7 @@ fn plain_indicator_tables_are_scored_without_records() {
         let run = Run::load(&repo.join(file), Some(out.path())).unwrap();
         let report = riskcensus_pipeline::run(&run, &mut |_, _, _| {}).unwrap();
         assert!(report.stages_done.contains(&"risk"), "{file}");
-        let f = std::fs::File::open(run.out_dir.join("parquet/unit_risk.parquet")).unwrap();
-        use polars::prelude::SerReader;
-        let df = polars::prelude::ParquetReader::new(f).finish().unwrap();
+        let df = riskcensus_pipeline::query::read_table(&run.out_dir, "unit_risk").unwrap();
         let grades: Vec<String> = df
             .column("composite_grade")
             .unwrap()
@@ -851,12 +847,14 @@ fn packages_verify_and_tampering_is_named() {
     );
 
     rewrite_zip(pkg, &bad, |name, b| {
-        (name != "parquet/unit_risk.parquet").then_some(b)
+        (name != "parquet/unit_risk/county=530402/part-0.parquet").then_some(b)
     });
     let p = riskcensus_pipeline::package::verify(&bad);
     assert!(
-        p.iter()
-            .any(|x| x.starts_with("parquet/unit_risk.parquet") && x.contains("missing")),
+        p.iter().any(
+            |x| x.starts_with("parquet/unit_risk/county=530402/part-0.parquet")
+                && x.contains("missing")
+        ),
         "{p:?}"
     );
 
@@ -965,4 +963,202 @@ fn clean_tables_are_written_as_partitioned_geoparquet() {
     .unwrap();
     let total: u64 = v.summary.tables.iter().map(|t| t.issues).sum();
     assert!(issues.height() as u64 <= total && issues.height() > 0);
+}
+
+// ---- maps ----
+
+/// One map per score, A4 at 300 dpi; every grade colour with units is drawn; the text (names,
+/// legend, north arrow) is really rendered, not dropped for want of a font; same input, same bytes.
+#[test]
+fn maps_show_every_grade_and_their_text() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 1_000, BuildingGeometry::None);
+    let (run, _, s) = scored(d.path());
+    let risk = s.risk.as_ref().unwrap();
+    let model = run.model.as_ref().unwrap();
+    let maps = run.out_dir.join("maps");
+    assert_eq!(s.maps.len(), 2 * model.scores.len(), "{:?}", s.maps);
+    let names: Vec<String> = risk
+        .df
+        .column("unit_name")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect();
+    for (prefix, grades) in &risk.grade_counts {
+        let png = std::fs::read(maps.join(format!("{prefix}.png"))).unwrap();
+        let svg = std::fs::read_to_string(maps.join(format!("{prefix}.svg"))).unwrap();
+        assert_eq!(maps::png_size(&png), Some((3508, 2480)), "{prefix}");
+        // The drawing fills the page: title at the top, footer at the bottom, legend at the right.
+        let (x0, y0, x1, y1) = maps::png_ink_extent(&png).unwrap();
+        assert!(
+            x0 < 300 && y0 < 150 && x1 > 3100 && y1 > 2350,
+            "{prefix}: ink only in {x0},{y0}–{x1},{y1}"
+        );
+        for (label, color, n) in grades {
+            if *n > 0 {
+                assert!(
+                    maps::png_has_color(&png, color),
+                    "{prefix}: {label} {color} not drawn"
+                );
+                assert!(
+                    svg.contains(&format!("{label}（{n} 个）")),
+                    "{prefix}: legend lacks {label}"
+                );
+            }
+        }
+        for name in &names {
+            assert!(
+                svg.contains(&format!(">{name}</text>")),
+                "{prefix}: no label {name}"
+            );
+        }
+        for text in [
+            "红塔区",
+            "2020",
+            "图例",
+            "北",
+            "千米",
+            "CGCS2000（EPSG:4490）",
+        ] {
+            assert!(svg.contains(text), "{prefix}: no {text}");
+        }
+        assert_eq!(
+            maps::render_png(&svg).unwrap(),
+            png,
+            "{prefix}: not reproducible"
+        );
+        // Without its text the picture changes: the font was loaded and the characters drawn.
+        let bare: String = svg.lines().filter(|l| !l.starts_with("<text")).collect();
+        assert_ne!(
+            maps::render_png(&bare).unwrap(),
+            png,
+            "{prefix}: no text drawn"
+        );
+    }
+}
+
+// ---- provincial merge ----
+
+/// Generates a county and runs its pipeline; returns its package.
+fn county_package(dir: &Path, county: &str, seed: u64) -> std::path::PathBuf {
+    let mut o = Options::new(county, dir);
+    o.buildings = 1_000;
+    o.seed = seed;
+    riskcensus_synth::generate(&o, &mut |_| {}).unwrap();
+    package_of(dir)
+}
+
+fn package_of(dir: &Path) -> std::path::PathBuf {
+    let run = Run::load(&dir.join("pipeline.toml"), Some(&dir.join("out"))).unwrap();
+    riskcensus_pipeline::run(&run, &mut |_, _, _| {})
+        .unwrap()
+        .package
+        .unwrap()
+}
+
+/// Two counties merge into one verified provincial package: every record and unit kept, the units
+/// re-graded together, maps drawn; the order of the packages does not change a byte; a tampered
+/// package, a county given twice and a different model are refused, naming the package.
+#[test]
+fn county_packages_merge_into_a_provincial_package() {
+    use riskcensus_pipeline::{merge::merge, package::verify, query::read_table};
+    let d = tempfile::tempdir().unwrap();
+    let a = county_package(&d.path().join("a"), "530402", 7);
+    let b = county_package(&d.path().join("b"), "530381", 8);
+    let out1 = d.path().join("province1");
+    let r = merge(&[a.clone(), b.clone()], &out1, None).unwrap();
+    assert_eq!(r.region_code, "530000");
+    assert_eq!(r.region_name, "云南省");
+    assert_eq!(
+        r.package.file_name().unwrap().to_string_lossy(),
+        "530000_云南省_2020.zip"
+    );
+    assert!(verify(&r.package).is_empty(), "{:?}", verify(&r.package));
+
+    // Nothing lost: clean records and units of both counties.
+    let county_a = a.parent().unwrap();
+    let county_b = b.parent().unwrap();
+    for table in ["fwjz", "czt_xx", "issues", "unit_risk"] {
+        let n = |dir: &Path| read_table(dir, table).unwrap().height();
+        assert_eq!(n(&out1), n(county_a) + n(county_b), "{table}");
+    }
+    let units = read_table(&out1, "unit_risk").unwrap();
+    let codes: BTreeSet<String> = units
+        .column("unit_code")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(codes.len(), units.height());
+    assert!(codes.iter().any(|c| c.starts_with("530402")));
+    assert!(codes.iter().any(|c| c.starts_with("530381")));
+    // Graded together: the grades add up to the province's units, and the quintiles are the
+    // province's (each of the five grades holds about a fifth of the rated units).
+    let grades = &r.composite_grades;
+    assert_eq!(
+        grades.iter().map(|g| g.1).sum::<u64>() as usize,
+        units.height()
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out1.join("risk/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["units"], units.height());
+    for f in [
+        "maps/composite.png",
+        "maps/composite.svg",
+        "gis/unit_risk.gpkg",
+    ] {
+        assert!(out1.join(f).is_file(), "{f}");
+    }
+    let svg = std::fs::read_to_string(out1.join("maps/composite.svg")).unwrap();
+    assert!(svg.contains("云南省综合风险等级图"));
+
+    // Same packages in the other order: the same bytes.
+    let out2 = d.path().join("province2");
+    let r2 = merge(&[b.clone(), a.clone()], &out2, None).unwrap();
+    assert_eq!(
+        std::fs::read(&r.package).unwrap(),
+        std::fs::read(&r2.package).unwrap()
+    );
+
+    // Refusals.
+    let bad = d.path().join("530381_bad.zip");
+    rewrite_zip(&b, &bad, |name, mut bytes| {
+        if name == "qc/summary.json" {
+            bytes[5] ^= 1;
+        }
+        Some(bytes)
+    });
+    let e = merge(&[a.clone(), bad.clone()], &d.path().join("x"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("530381_bad.zip") && e.contains("does not verify"),
+        "{e}"
+    );
+    let e = merge(&[a.clone(), a.clone()], &d.path().join("x"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("530402"), "{e}");
+    // The same county run with an edited model file.
+    let c = d.path().join("c");
+    county_package(&c, "530381", 8);
+    let model = c.join("model.toml");
+    let text = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(&model, text + "\n# edited by the county\n").unwrap();
+    let other = package_of(&c);
+    let named = other.display().to_string();
+    let e = merge(&[a, other], &d.path().join("x"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&named) && e.contains("model.toml differs"),
+        "{e}"
+    );
 }

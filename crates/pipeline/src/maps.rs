@@ -1,0 +1,362 @@
+//! Risk grading maps (风险区划图): one per hazard and one composite, as SVG and PNG (A4 landscape,
+//! 300 dpi): units filled with their grade colour, Chinese unit names, a title, a legend with each
+//! grade's count, a scale bar, a north arrow, the CRS and the data date. The CJK font is loaded
+//! explicitly from Debian's fonts-wqy-microhei; without it the run fails (resvg would otherwise
+//! drop every character silently).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use geo::{BoundingRect, InteriorPoint, MultiPolygon};
+use riskcensus_spatial::{Geom, parse_wkb};
+
+use riskcensus_risk::Model;
+
+use crate::{Error, Result};
+
+/// The region a map shows, for its title and footer.
+pub struct Region<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub year: i32,
+}
+
+/// A4 landscape at 300 dpi.
+pub const WIDTH: u32 = 3508;
+pub const HEIGHT: u32 = 2480;
+/// The font the maps name; loaded from these files (first found).
+pub const FONT_FAMILY: &str = "WenQuanYi Micro Hei";
+pub const FONT_FILES: &[&str] = &["/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"];
+
+fn merr(e: impl std::fmt::Display) -> Error {
+    Error::Report(format!("cannot draw the maps: {e}"))
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One unit on a map.
+pub struct MapUnit {
+    pub name: String,
+    pub shape: MultiPolygon,
+    pub color: String,
+}
+
+/// The SVG of one map.
+#[allow(clippy::too_many_arguments)]
+pub fn svg(
+    title: &str,
+    subtitle: &str,
+    units: &[MapUnit],
+    legend: &[(String, String, u64)],
+    footer: &str,
+) -> String {
+    let (fx0, fy0, fw, fh) = (120.0, 260.0, 2500.0, 2050.0);
+    let mut bb = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for u in units {
+        if let Some(r) = u.shape.bounding_rect() {
+            bb = [
+                bb[0].min(r.min().x),
+                bb[1].min(r.min().y),
+                bb[2].max(r.max().x),
+                bb[3].max(r.max().y),
+            ];
+        }
+    }
+    let lat0 = ((bb[1] + bb[3]) / 2.0).to_radians();
+    let kx = lat0.cos();
+    let (w, h) = (((bb[2] - bb[0]) * kx).max(1e-9), (bb[3] - bb[1]).max(1e-9));
+    let scale = (fw / w).min(fh / h);
+    let (ox, oy) = (fx0 + (fw - w * scale) / 2.0, fy0 + (fh - h * scale) / 2.0);
+    let px = |x: f64, y: f64| (ox + (x - bb[0]) * kx * scale, oy + (bb[3] - y) * scale);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="297mm" height="210mm" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="{FONT_FAMILY}">"#
+    );
+    let _ = writeln!(
+        s,
+        r##"<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>"##
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="{}" y="150" font-size="84" text-anchor="middle" fill="#111">{}</text>"##,
+        WIDTH / 2,
+        esc(title)
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="{}" y="225" font-size="44" text-anchor="middle" fill="#444">{}</text>"##,
+        WIDTH / 2,
+        esc(subtitle)
+    );
+    for u in units {
+        let mut d = String::new();
+        for poly in &u.shape.0 {
+            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                for (k, c) in ring.0.iter().enumerate() {
+                    let (x, y) = px(c.x, c.y);
+                    let _ = write!(d, "{}{x:.1},{y:.1}", if k == 0 { "M" } else { "L" });
+                }
+                d.push('Z');
+            }
+        }
+        let _ = writeln!(
+            s,
+            r##"<path d="{d}" fill="{}" fill-rule="evenodd" stroke="#404040" stroke-width="3"/>"##,
+            u.color
+        );
+    }
+    for u in units {
+        if let Some(p) = u.shape.interior_point() {
+            let (x, y) = px(p.x(), p.y());
+            let _ = writeln!(
+                s,
+                r##"<text x="{x:.1}" y="{:.1}" font-size="34" text-anchor="middle" fill="#111" stroke="#ffffff" stroke-width="8" paint-order="stroke">{}</text>"##,
+                y + 12.0,
+                esc(&u.name)
+            );
+        }
+    }
+    // Legend.
+    let (lx, mut ly) = (2760.0, 420.0);
+    let _ = writeln!(
+        s,
+        r##"<text x="{lx}" y="{}" font-size="56" fill="#111">图例（风险等级）</text>"##,
+        ly - 60.0
+    );
+    for (label, color, n) in legend {
+        let _ = writeln!(
+            s,
+            r##"<rect x="{lx}" y="{ly}" width="110" height="70" fill="{color}" stroke="#404040" stroke-width="3"/>"##
+        );
+        let _ = writeln!(
+            s,
+            r##"<text x="{}" y="{}" font-size="48" fill="#111">{}（{n} 个）</text>"##,
+            lx + 140.0,
+            ly + 54.0,
+            esc(label)
+        );
+        ly += 105.0;
+    }
+    // Scale bar: a round length near 500 px.
+    let km_per_px = 111.32 / scale;
+    let target = km_per_px * 500.0;
+    let nice = [0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]
+        .into_iter()
+        .min_by(|a, b| (a - target).abs().total_cmp(&(b - target).abs()))
+        .unwrap_or(10.0);
+    let bar = nice / km_per_px;
+    let (sx, sy) = (2760.0, 1980.0);
+    let _ = writeln!(
+        s,
+        r##"<rect x="{sx}" y="{sy}" width="{:.1}" height="24" fill="#111"/>"##,
+        bar / 2.0
+    );
+    let _ = writeln!(
+        s,
+        r##"<rect x="{:.1}" y="{sy}" width="{:.1}" height="24" fill="#ffffff" stroke="#111" stroke-width="4"/>"##,
+        sx + bar / 2.0,
+        bar / 2.0
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="{sx}" y="{}" font-size="40" fill="#111">0</text>"##,
+        sy - 16.0
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="{:.1}" y="{}" font-size="40" fill="#111" text-anchor="middle">{} 千米</text>"##,
+        sx + bar,
+        sy - 16.0,
+        nice
+    );
+    // North arrow.
+    let (nx, ny) = (3250.0, 1650.0);
+    let _ = writeln!(
+        s,
+        r##"<path d="M{nx},{} L{},{} L{nx},{} L{},{} Z" fill="#111"/>"##,
+        ny - 140.0,
+        nx + 55.0,
+        ny + 60.0,
+        ny + 20.0,
+        nx - 55.0,
+        ny + 60.0
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="{nx}" y="{}" font-size="64" text-anchor="middle" fill="#111">北</text>"##,
+        ny - 165.0
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="{}" y="{}" font-size="40" fill="#333">{}</text>"##,
+        fx0,
+        HEIGHT - 70,
+        esc(footer)
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+/// Renders an SVG to PNG with the CJK font loaded explicitly.
+pub fn render_png(svg: &str) -> Result<Vec<u8>> {
+    let mut opt = resvg::usvg::Options::default();
+    for f in FONT_FILES {
+        if let Ok(bytes) = std::fs::read(f) {
+            opt.fontdb_mut().load_font_data(bytes);
+        }
+    }
+    if opt.fontdb.is_empty() {
+        return Err(Error::Report(format!(
+            "no CJK font for the maps: {} not found (hint: install Debian's fonts-wqy-microhei; scripts/setup.sh does)",
+            FONT_FILES.join(", ")
+        )));
+    }
+    let tree = resvg::usvg::Tree::from_str(svg, &opt).map_err(merr)?;
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(WIDTH, HEIGHT).ok_or_else(|| merr("pixmap"))?;
+    // The SVG is sized in millimetres (A4); scale its user units to 300 dpi pixels.
+    let size = tree.size();
+    let fit = resvg::tiny_skia::Transform::from_scale(
+        WIDTH as f32 / size.width(),
+        HEIGHT as f32 / size.height(),
+    );
+    resvg::render(&tree, fit, &mut pixmap.as_mut());
+    pixmap.encode_png().map_err(merr)
+}
+
+/// Draws one map per graded score into `maps/`; returns the files written.
+pub fn draw_all(
+    region: &Region,
+    out_dir: &Path,
+    model: &Model,
+    scored: &riskcensus_risk::ScoredUnits,
+    shapes: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<PathBuf>> {
+    let df = &scored.df;
+    let dir = out_dir.join("maps");
+    std::fs::create_dir_all(&dir).map_err(merr)?;
+    let codes: Vec<String> = df
+        .column("unit_code")?
+        .str()?
+        .iter()
+        .map(|c| c.unwrap_or("").to_owned())
+        .collect();
+    let names: Vec<String> = df
+        .column("unit_name")?
+        .str()?
+        .iter()
+        .map(|c| c.unwrap_or("").to_owned())
+        .collect();
+    let mut written = Vec::new();
+    for s in &model.scores {
+        let prefix = if s.kind == riskcensus_risk::model::ScoreKind::Composite {
+            "composite".to_owned()
+        } else {
+            s.name.clone()
+        };
+        let colors: Vec<String> = df
+            .column(&format!("{prefix}_color"))?
+            .str()?
+            .iter()
+            .map(|c| c.unwrap_or("#bdbdbd").to_owned())
+            .collect();
+        let units: Vec<MapUnit> = codes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| match parse_wkb(shapes.get(c)?).ok()? {
+                Geom::Polygon(shape) => Some(MapUnit {
+                    name: names[i].clone(),
+                    shape,
+                    color: colors[i].clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        let legend: Vec<(String, String, u64)> = scored
+            .grade_counts
+            .get(&prefix)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|g| g.2 > 0 || g.0 != model.grading.no_rating_label)
+            .collect();
+        let label = match (s.label_zh.is_empty(), prefix == "composite") {
+            (false, _) => s.label_zh.clone(),
+            (true, true) => "综合".to_owned(),
+            (true, false) => s.name.clone(),
+        };
+        let title = format!(
+            "{}{label}{}等级图",
+            region.name,
+            if label.ends_with("风险") {
+                ""
+            } else {
+                "风险"
+            }
+        );
+        let subtitle = format!(
+            "{}（{}）· 普查标准时点 {} 年 12 月 31 日 · 模型 {}",
+            region.name, region.code, region.year, model.name
+        );
+        let footer = format!(
+            "坐标系：CGCS2000（EPSG:4490）  数据时点：{} 年  单元数：{}  制图：riskcensus {}",
+            region.year,
+            units.len(),
+            env!("CARGO_PKG_VERSION")
+        );
+        let text = svg(&title, &subtitle, &units, &legend, &footer);
+        let png = render_png(&text)?;
+        for (ext, bytes) in [("svg", text.into_bytes()), ("png", png)] {
+            let p = dir.join(format!("{prefix}.{ext}"));
+            crate::write_atomic(&p, &bytes)?;
+            written.push(p);
+        }
+    }
+    Ok(written)
+}
+
+/// Whether a PNG shows a colour (`#rrggbb`) anywhere, for tests and checks.
+pub fn png_has_color(png: &[u8], color: &str) -> bool {
+    let Ok(p) = resvg::tiny_skia::Pixmap::decode_png(png) else {
+        return false;
+    };
+    let c = u32::from_str_radix(color.trim_start_matches('#'), 16).unwrap_or(0);
+    let (r, g, b) = ((c >> 16) as u8, (c >> 8) as u8, c as u8);
+    p.pixels()
+        .iter()
+        .any(|px| px.red() == r && px.green() == g && px.blue() == b && px.alpha() == 255)
+}
+
+/// Dimensions of a PNG.
+pub fn png_size(png: &[u8]) -> Option<(u32, u32)> {
+    resvg::tiny_skia::Pixmap::decode_png(png)
+        .ok()
+        .map(|p| (p.width(), p.height()))
+}
+
+/// The box (x0, y0, x1, y1) holding every pixel that is not white, for tests and checks.
+pub fn png_ink_extent(png: &[u8]) -> Option<(u32, u32, u32, u32)> {
+    let p = resvg::tiny_skia::Pixmap::decode_png(png).ok()?;
+    let w = p.width();
+    let mut bb: Option<(u32, u32, u32, u32)> = None;
+    for (i, px) in p.pixels().iter().enumerate() {
+        if px.red() < 250 || px.green() < 250 || px.blue() < 250 {
+            let (x, y) = (i as u32 % w, i as u32 / w);
+            bb = Some(match bb {
+                None => (x, y, x, y),
+                Some((a, b, c, d)) => (a.min(x), b.min(y), c.max(x), d.max(y)),
+            });
+        }
+    }
+    bb
+}

@@ -1,0 +1,502 @@
+//! `riskcensus merge`: county upload packages into one provincial dataset. Every package is verified
+//! first; the clean tables and issues keep their county partitions; the unit tables are stacked and
+//! re-graded province-wide with the model the packages carry (one model, byte for byte); the
+//! provincial maps, GIS layer and package are written as for a county.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::package::{Identity, InputHash, LAYOUT, Manifest, QcTable, sanitize, verify};
+use crate::{Error, Result, write_atomic};
+
+/// What a merge did.
+#[derive(Debug, Clone, Serialize)]
+pub struct MergeReport {
+    pub region_code: String,
+    pub region_name: String,
+    pub reference_year: i32,
+    /// The counties merged: code and name, in code order.
+    pub counties: Vec<(String, String)>,
+    pub units: usize,
+    /// Units per composite grade (label, count), highest risk first.
+    pub composite_grades: Vec<(String, u64)>,
+    pub qc_passed: bool,
+    pub package: PathBuf,
+    #[serde(skip)]
+    pub out_dir: PathBuf,
+}
+
+/// One county package, read.
+struct County {
+    path: PathBuf,
+    manifest: Manifest,
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+fn invalid(path: &Path, message: String, hint: &str) -> Error {
+    Error::Merge {
+        path: path.to_owned(),
+        message,
+        hint: hint.into(),
+    }
+}
+
+fn read_package(path: &Path) -> Result<County> {
+    let problems = verify(path);
+    if !problems.is_empty() {
+        let shown: Vec<&str> = problems.iter().take(5).map(String::as_str).collect();
+        return Err(invalid(
+            path,
+            format!(
+                "the package does not verify ({} problem(s)): {}",
+                problems.len(),
+                shown.join("; ")
+            ),
+            "ask the county office to send it again; `riskcensus verify` lists every problem",
+        ));
+    }
+    let rerr = |e: &dyn std::fmt::Display| invalid(path, e.to_string(), "re-run verify");
+    let f = std::fs::File::open(path).map_err(|e| rerr(&e))?;
+    let mut zip = ::zip::ZipArchive::new(f).map_err(|e| rerr(&e))?;
+    let mut files = BTreeMap::new();
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| rerr(&e))?;
+        let name = entry.name().map_err(|e| rerr(&e))?.into_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).map_err(|e| rerr(&e))?;
+        files.insert(name, bytes);
+    }
+    let manifest: Manifest =
+        serde_json::from_slice(&files["manifest.json"]).map_err(|e| rerr(&e))?;
+    Ok(County {
+        path: path.to_owned(),
+        manifest,
+        files,
+    })
+}
+
+fn parquet_frame(path: &Path, name: &str, bytes: &[u8]) -> Result<DataFrame> {
+    ParquetReader::new(std::io::Cursor::new(bytes.to_vec()))
+        .finish()
+        .map_err(|e| invalid(path, format!("{name}: {e}"), "re-run verify"))
+}
+
+/// The region the counties make up: the given code, or the province they share.
+fn region_of(counties: &[County], region: Option<&str>) -> Result<(String, String)> {
+    let registry = riskcensus_schema::divisions::Registry::nbs2023();
+    let code = match region {
+        Some(c) => c.to_owned(),
+        None => {
+            let provinces: BTreeSet<&str> = counties
+                .iter()
+                .map(|c| c.manifest.region_code.get(..2).unwrap_or(""))
+                .collect();
+            if provinces.len() != 1 {
+                return Err(invalid(
+                    &counties[0].path,
+                    format!(
+                        "the packages are from more than one province ({})",
+                        provinces.into_iter().collect::<Vec<_>>().join(", ")
+                    ),
+                    "merge one province at a time, or name the region with --region",
+                ));
+            }
+            format!("{}0000", provinces.into_iter().next().unwrap_or("00"))
+        }
+    };
+    // 530000 is a province, 530300 a city: trailing zero pairs name the level.
+    let mut short = code.as_str();
+    while short.len() > 2 && short.ends_with("00") {
+        short = &short[..short.len() - 2];
+    }
+    let Some(division) = registry.get(short) else {
+        return Err(invalid(
+            Path::new(&code),
+            format!("region {code} is not in the NBS 2023 division list"),
+            "give a 6-digit province, city or county code",
+        ));
+    };
+    let prefix = &code[..division.level.digits()];
+    for c in counties {
+        if !c.manifest.region_code.starts_with(prefix) {
+            return Err(invalid(
+                &c.path,
+                format!(
+                    "county {} {} is not in region {code} {}",
+                    c.manifest.region_code, c.manifest.region_name, division.name
+                ),
+                "leave it out, or name a region that holds every county with --region",
+            ));
+        }
+    }
+    Ok((format!("{prefix:0<6}"), division.name.clone()))
+}
+
+/// Merges verified county packages into `out`: `parquet/` (county partitions as sent, the unit
+/// table stacked, the units re-graded province-wide), `qc/` (each county's report under its code
+/// and a provincial summary), `risk/`, `gis/`, `maps/`, and the provincial package.
+pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<MergeReport> {
+    if packages.is_empty() {
+        return Err(invalid(
+            out,
+            "no packages to merge".into(),
+            "give one or more county packages (.zip)",
+        ));
+    }
+    let mut counties = packages
+        .iter()
+        .map(|p| read_package(p))
+        .collect::<Result<Vec<_>>>()?;
+    counties.sort_by(|a, b| a.manifest.region_code.cmp(&b.manifest.region_code));
+    for w in counties.windows(2) {
+        if w[0].manifest.region_code == w[1].manifest.region_code {
+            return Err(invalid(
+                &w[1].path,
+                format!(
+                    "county {} is also in {}",
+                    w[1].manifest.region_code,
+                    w[0].path.display()
+                ),
+                "give each county's package once",
+            ));
+        }
+    }
+    let years: BTreeSet<i32> = counties.iter().map(|c| c.manifest.reference_year).collect();
+    if years.len() != 1 {
+        return Err(invalid(
+            &counties[0].path,
+            format!("the packages are of different census years ({years:?})"),
+            "merge packages of one reference year",
+        ));
+    }
+    let year = counties[0].manifest.reference_year;
+    let (region_code, region_name) = region_of(&counties, region)?;
+
+    // One model, as every county graded with it.
+    let model_doc = |c: &County| c.files.get("risk/model.toml").cloned();
+    let Some(doc) = model_doc(&counties[0]) else {
+        return Err(invalid(
+            &counties[0].path,
+            "the package holds no risk/model.toml (its run had no [model])".into(),
+            "re-run the county with a model",
+        ));
+    };
+    for c in &counties[1..] {
+        if model_doc(c).as_deref() != Some(doc.as_slice()) {
+            return Err(invalid(
+                &c.path,
+                format!(
+                    "its risk/model.toml differs from that of {}",
+                    counties[0].path.display()
+                ),
+                "every county must be graded with the same model; re-run them with one model file",
+            ));
+        }
+    }
+
+    // Clear the layout folders: nothing of an earlier merge may go into this package.
+    std::fs::create_dir_all(out).map_err(|source| Error::Write {
+        path: out.to_owned(),
+        source,
+    })?;
+    for top in LAYOUT {
+        let d = out.join(top.trim_end_matches('/'));
+        if d.is_dir() {
+            std::fs::remove_dir_all(&d).map_err(|source| Error::Write { path: d, source })?;
+        }
+    }
+
+    // County partitions as sent; each county's QC folder under its code.
+    let mut dictionary: Vec<String> = Vec::new();
+    let mut seen_lines = BTreeSet::new();
+    let mut unit_tables = Vec::new();
+    let mut shapes: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for c in &counties {
+        let code = sanitize(&c.manifest.region_code);
+        for (name, bytes) in &c.files {
+            if name.starts_with("parquet/unit_risk/") {
+                // Unit polygons, for the provincial layer and maps; the grades are redone.
+                let df = parquet_frame(&c.path, name, bytes)?;
+                if let (Ok(codes), Ok(geoms)) = (df.column("unit_code"), df.column("geometry")) {
+                    for (k, g) in codes.str()?.iter().zip(geoms.binary()?.iter()) {
+                        if let (Some(k), Some(g)) = (k, g) {
+                            shapes.insert(k.to_owned(), g.to_vec());
+                        }
+                    }
+                }
+            } else if name == "parquet/unit_table.parquet" {
+                unit_tables.push(parquet_frame(&c.path, name, bytes)?);
+            } else if name == "parquet/data_dictionary.csv" {
+                for line in String::from_utf8_lossy(bytes).lines() {
+                    if seen_lines.insert(line.to_owned()) {
+                        dictionary.push(line.to_owned());
+                    }
+                }
+            } else if name.starts_with("parquet/") && name.contains("/county=") {
+                let dest = out.join(name);
+                if dest.exists() {
+                    return Err(invalid(
+                        &c.path,
+                        format!("{name} is also in another package"),
+                        "give each county's package once",
+                    ));
+                }
+                write_atomic(&dest, bytes)?;
+            } else if let Some(rest) = name.strip_prefix("qc/") {
+                write_atomic(&out.join("qc").join(&code).join(rest), bytes)?;
+            }
+        }
+    }
+    let dictionary = dictionary.join("\n") + "\n";
+    write_atomic(
+        &out.join("parquet").join("data_dictionary.csv"),
+        dictionary.as_bytes(),
+    )?;
+    write_atomic(
+        &out.join("parquet").join("data_dictionary.md"),
+        dictionary_markdown(&dictionary).as_bytes(),
+    )?;
+
+    // The unit tables stacked (same columns in every county), in unit code order.
+    let columns: Vec<String> = unit_tables
+        .first()
+        .map(|df| {
+            df.get_column_names()
+                .iter()
+                .map(|c| c.to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut table: Option<DataFrame> = None;
+    for (c, df) in counties.iter().zip(&unit_tables) {
+        let cols: Vec<String> = df
+            .get_column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        if cols != columns {
+            let missing: Vec<&String> = columns.iter().filter(|x| !cols.contains(x)).collect();
+            let extra: Vec<&String> = cols.iter().filter(|x| !columns.contains(x)).collect();
+            return Err(invalid(
+                &c.path,
+                format!(
+                    "its unit table has other columns than {} (missing {missing:?}, extra {extra:?})",
+                    counties[0].path.display()
+                ),
+                "counties must be run with the same tables and hazard layers",
+            ));
+        }
+        table = Some(match table {
+            None => df.clone(),
+            Some(mut t) => {
+                t.vstack_mut(df)?;
+                t
+            }
+        });
+    }
+    let Some(table) = table else {
+        return Err(invalid(
+            &counties[0].path,
+            "the package holds no parquet/unit_table.parquet".into(),
+            "re-run the county with this version of riskcensus",
+        ));
+    };
+    let mut table = table.sort(["unit_code"], SortMultipleOptions::default())?;
+    let model_path = counties[0].path.join("risk/model.toml");
+    let text = String::from_utf8_lossy(&doc).into_owned();
+    let model = riskcensus_risk::Model::from_pipeline(&model_path, &text, &columns)
+        .map_err(|e| invalid(&counties[0].path, e.to_string(), "fix the model and re-run"))?
+        .ok_or_else(|| {
+            invalid(
+                &counties[0].path,
+                "risk/model.toml holds no [model]".into(),
+                "re-run the county with a model",
+            )
+        })?;
+    let parquet = out.join("parquet");
+    riskcensus_risk::score::write_parquet(&mut table, &parquet.join("unit_table.parquet"))
+        .map_err(|e| Error::Report(e.to_string()))?;
+    let scored =
+        riskcensus_risk::score(&model, &table).map_err(|e| Error::Report(e.to_string()))?;
+    crate::geoparquet::write_unit_risk(&parquet, &scored.df, &shapes)?;
+    write_atomic(&out.join("risk").join("model.toml"), &doc)?;
+    if !shapes.is_empty() {
+        crate::gis::write_units(&out.join("gis"), &scored.df, &shapes)?;
+        let r = crate::maps::Region {
+            code: &region_code,
+            name: &region_name,
+            year,
+        };
+        crate::maps::draw_all(&r, out, &model, &scored, &shapes)?;
+    }
+
+    // QC: every county's figures, summed per table.
+    let mut per_table: BTreeMap<String, QcTable> = BTreeMap::new();
+    for c in &counties {
+        for t in &c.manifest.qc {
+            let e = per_table.entry(t.table.clone()).or_insert(QcTable {
+                table: t.table.clone(),
+                rows_read: 0,
+                rows_clean: 0,
+                rows_rejected: 0,
+                error_rate: 0.0,
+                passed: true,
+            });
+            e.rows_read += t.rows_read;
+            e.rows_clean += t.rows_clean;
+            e.rows_rejected += t.rows_rejected;
+            e.passed &= t.passed;
+        }
+    }
+    let qc: Vec<QcTable> = per_table
+        .into_values()
+        .map(|mut t| {
+            t.error_rate = if t.rows_read == 0 {
+                0.0
+            } else {
+                t.rows_rejected as f64 / t.rows_read as f64
+            };
+            t
+        })
+        .collect();
+    let qc_passed = counties.iter().all(|c| c.manifest.qc_passed);
+    #[derive(Serialize)]
+    struct CountyQc<'a> {
+        code: &'a str,
+        name: &'a str,
+        package: String,
+        package_sha256: &'a str,
+        qc_passed: bool,
+        tables: &'a [QcTable],
+    }
+    let hashes: Vec<(u64, String)> = counties
+        .iter()
+        .map(|c| {
+            crate::sha256_file(&c.path).map_err(|source| Error::Input {
+                path: c.path.clone(),
+                source,
+            })
+        })
+        .collect::<Result<_>>()?;
+    let county_qc: Vec<CountyQc> = counties
+        .iter()
+        .zip(&hashes)
+        .map(|(c, (_, h))| CountyQc {
+            code: &c.manifest.region_code,
+            name: &c.manifest.region_name,
+            package: file_name(&c.path),
+            package_sha256: h,
+            qc_passed: c.manifest.qc_passed,
+            tables: &c.manifest.qc,
+        })
+        .collect();
+    let json = serde_json::json!({
+        "region_code": region_code,
+        "region_name": region_name,
+        "reference_year": year,
+        "qc_passed": qc_passed,
+        "tables": qc,
+        "counties": county_qc,
+    });
+    write_atomic(
+        &out.join("qc").join("summary.json"),
+        &serde_json::to_vec_pretty(&json).map_err(|e| Error::Report(e.to_string()))?,
+    )?;
+    let summary = serde_json::json!({
+        "model": model.name,
+        "units": scored.df.height(),
+        "grades": scored.grade_counts,
+        "breaks": scored.breaks,
+    });
+    write_atomic(
+        &out.join("risk").join("summary.json"),
+        &serde_json::to_vec_pretty(&summary).map_err(|e| Error::Report(e.to_string()))?,
+    )?;
+
+    let id = Identity {
+        run: format!("merge of {} counties", counties.len()),
+        region_code: region_code.clone(),
+        region_name: region_name.clone(),
+        reference_year: year,
+        pipeline_sha256: crate::package::sha256(&doc),
+        schema_files: counties
+            .iter()
+            .flat_map(|c| c.manifest.schema_files.iter().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+    };
+    let inputs = counties
+        .iter()
+        .zip(&hashes)
+        .map(|(c, (bytes, sha256))| InputHash {
+            table: "package".into(),
+            path: file_name(&c.path),
+            bytes: *bytes,
+            sha256: sha256.clone(),
+        })
+        .collect();
+    let package = crate::package::build_from(out, &id, inputs, qc_passed, qc)?;
+    Ok(MergeReport {
+        region_code,
+        region_name,
+        reference_year: year,
+        counties: counties
+            .iter()
+            .map(|c| {
+                (
+                    c.manifest.region_code.clone(),
+                    c.manifest.region_name.clone(),
+                )
+            })
+            .collect(),
+        units: scored.df.height(),
+        composite_grades: scored
+            .grade_counts
+            .get("composite")
+            .map(|g| g.iter().map(|(l, _, n)| (l.clone(), *n)).collect())
+            .unwrap_or_default(),
+        qc_passed,
+        package,
+        out_dir: out.to_owned(),
+    })
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The data dictionary (csv: table, column, name_zh, type, unit, meaning) as Markdown.
+fn dictionary_markdown(csv_text: &str) -> String {
+    let mut md = String::from(
+        "# Data dictionary\n\nEvery Parquet table of this merge, its columns, their Chinese names, types and units.\n",
+    );
+    let mut table = String::new();
+    for r in csv::Reader::from_reader(csv_text.as_bytes())
+        .records()
+        .flatten()
+    {
+        let f = |k: usize| r.get(k).unwrap_or("");
+        if f(0) != table {
+            table = f(0).to_owned();
+            md.push_str(&format!(
+                "\n## {table}\n\n| column | 中文名 | type | unit | meaning |\n|---|---|---|---|---|\n"
+            ));
+        }
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            f(1),
+            f(2),
+            f(3),
+            f(4),
+            f(5)
+        ));
+    }
+    md
+}
