@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use geo::{BoundingRect, InteriorPoint, MultiPolygon};
+use geo::{Area, BoundingRect, InteriorPoint, MultiPolygon};
 use riskcensus_spatial::{Geom, parse_wkb};
 
 use riskcensus_risk::Model;
@@ -24,6 +24,8 @@ pub struct Region<'a> {
 /// A4 landscape at 300 dpi.
 pub const WIDTH: u32 = 3508;
 pub const HEIGHT: u32 = 2480;
+/// Size of the unit names, in pixels at 300 dpi (about 8 pt).
+const LABEL_SIZE: f64 = 34.0;
 /// The font the maps name; loaded from these files (first found).
 pub const FONT_FAMILY: &str = "WenQuanYi Micro Hei";
 pub const FONT_FILES: &[&str] = &["/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"];
@@ -116,16 +118,51 @@ pub fn svg(
             u.color
         );
     }
-    for u in units {
-        if let Some(p) = u.shape.interior_point() {
-            let (x, y) = px(p.x(), p.y());
+    // Names: larger units first, each at an interior point; a name that would overlap one already
+    // placed is left out (and counted in a note), as on any printed map of small units.
+    let mut order: Vec<usize> = (0..units.len()).collect();
+    let area = |i: usize| units[i].shape.unsigned_area();
+    order.sort_by(|&a, &b| area(b).total_cmp(&area(a)).then(a.cmp(&b)));
+    let mut placed: Vec<[f64; 4]> = Vec::new();
+    let mut at: Vec<Option<(f64, f64)>> = vec![None; units.len()];
+    for i in order {
+        let Some(p) = units[i].shape.interior_point() else {
+            continue;
+        };
+        let (x, y) = px(p.x(), p.y());
+        let half = (units[i].name.chars().count() as f64 * LABEL_SIZE + 12.0) / 2.0;
+        let r = [
+            x - half,
+            y - LABEL_SIZE * 0.6,
+            x + half,
+            y + LABEL_SIZE * 0.6,
+        ];
+        if placed
+            .iter()
+            .all(|q| r[2] <= q[0] || q[2] <= r[0] || r[3] <= q[1] || q[3] <= r[1])
+        {
+            placed.push(r);
+            at[i] = Some((x, y));
+        }
+    }
+    for (u, a) in units.iter().zip(&at) {
+        if let Some((x, y)) = a {
             let _ = writeln!(
                 s,
-                r##"<text x="{x:.1}" y="{:.1}" font-size="34" text-anchor="middle" fill="#111" stroke="#ffffff" stroke-width="8" paint-order="stroke">{}</text>"##,
-                y + 12.0,
+                r##"<text x="{x:.1}" y="{:.1}" font-size="{LABEL_SIZE}" text-anchor="middle" fill="#111" stroke="#ffffff" stroke-width="8" paint-order="stroke">{}</text>"##,
+                y + LABEL_SIZE * 0.35,
                 esc(&u.name)
             );
         }
+    }
+    let unlabelled = at.iter().filter(|a| a.is_none()).count();
+    if unlabelled > 0 {
+        let _ = writeln!(
+            s,
+            r##"<text x="{}" y="{}" font-size="36" text-anchor="end" fill="#555">{unlabelled} 个单元因空间不足未标注名称</text>"##,
+            WIDTH - 120,
+            HEIGHT - 70
+        );
     }
     // Legend.
     let (lx, mut ly) = (2760.0, 420.0);

@@ -30,11 +30,16 @@ pub struct MergeReport {
     pub out_dir: PathBuf,
 }
 
-/// One county package, read.
+/// One county package, read: its manifest and what the merge computes with. The partitions and QC
+/// files are streamed to the output later, so only one county's unit table is held at a time.
 struct County {
     path: PathBuf,
     manifest: Manifest,
-    files: BTreeMap<String, Vec<u8>>,
+    model: Option<Vec<u8>>,
+    unit_table: Option<DataFrame>,
+    /// Unit polygons (WKB) by unit code, from the county's graded units.
+    shapes: Vec<(String, Vec<u8>)>,
+    dictionary: Vec<u8>,
 }
 
 fn invalid(path: &Path, message: String, hint: &str) -> Error {
@@ -43,6 +48,12 @@ fn invalid(path: &Path, message: String, hint: &str) -> Error {
         message,
         hint: hint.into(),
     }
+}
+
+fn open_zip(path: &Path) -> Result<::zip::ZipArchive<std::fs::File>> {
+    let rerr = |e: &dyn std::fmt::Display| invalid(path, e.to_string(), "re-run verify");
+    let f = std::fs::File::open(path).map_err(|e| rerr(&e))?;
+    ::zip::ZipArchive::new(f).map_err(|e| rerr(&e))
 }
 
 fn read_package(path: &Path) -> Result<County> {
@@ -60,23 +71,103 @@ fn read_package(path: &Path) -> Result<County> {
         ));
     }
     let rerr = |e: &dyn std::fmt::Display| invalid(path, e.to_string(), "re-run verify");
-    let f = std::fs::File::open(path).map_err(|e| rerr(&e))?;
-    let mut zip = ::zip::ZipArchive::new(f).map_err(|e| rerr(&e))?;
-    let mut files = BTreeMap::new();
+    let mut zip = open_zip(path)?;
+    let mut manifest: Option<Manifest> = None;
+    let mut model = None;
+    let mut unit_table = None;
+    let mut shapes = Vec::new();
+    let mut dictionary = Vec::new();
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(|e| rerr(&e))?;
         let name = entry.name().map_err(|e| rerr(&e))?.into_owned();
+        let wanted = name == "manifest.json"
+            || name == "risk/model.toml"
+            || name == "parquet/unit_table.parquet"
+            || name == "parquet/data_dictionary.csv"
+            || name.starts_with("parquet/unit_risk/");
+        if !wanted {
+            continue;
+        }
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).map_err(|e| rerr(&e))?;
-        files.insert(name, bytes);
+        match name.as_str() {
+            "manifest.json" => {
+                manifest = Some(serde_json::from_slice(&bytes).map_err(|e| rerr(&e))?);
+            }
+            "risk/model.toml" => model = Some(bytes),
+            "parquet/unit_table.parquet" => {
+                unit_table = Some(parquet_frame(path, &name, &bytes)?);
+            }
+            "parquet/data_dictionary.csv" => dictionary = bytes,
+            _ => {
+                // Unit polygons, for the provincial layer and maps; the grades are redone.
+                let df = parquet_frame(path, &name, &bytes)?;
+                if let (Ok(codes), Ok(geoms)) = (df.column("unit_code"), df.column("geometry")) {
+                    for (k, g) in codes.str()?.iter().zip(geoms.binary()?.iter()) {
+                        if let (Some(k), Some(g)) = (k, g) {
+                            shapes.push((k.to_owned(), g.to_vec()));
+                        }
+                    }
+                }
+            }
+        }
     }
-    let manifest: Manifest =
-        serde_json::from_slice(&files["manifest.json"]).map_err(|e| rerr(&e))?;
+    let manifest = manifest.ok_or_else(|| rerr(&"no manifest.json"))?;
     Ok(County {
         path: path.to_owned(),
         manifest,
-        files,
+        model,
+        unit_table,
+        shapes,
+        dictionary,
     })
+}
+
+/// Streams a county's partitions (`parquet/<table>/county=…`) and QC folder (to `qc/<code>/`) into
+/// `out`, refusing a partition another package already wrote.
+fn copy_entries(c: &County, out: &Path) -> Result<()> {
+    let rerr = |e: &dyn std::fmt::Display| invalid(&c.path, e.to_string(), "re-run verify");
+    let code = sanitize(&c.manifest.region_code);
+    let mut zip = open_zip(&c.path)?;
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| rerr(&e))?;
+        let Some(rel) = entry.enclosed_name() else {
+            continue;
+        };
+        let name = rel.to_string_lossy().replace('\\', "/");
+        let dest = if name.starts_with("parquet/")
+            && name.contains("/county=")
+            && !name.starts_with("parquet/unit_risk/")
+        {
+            if out.join(&name).exists() {
+                return Err(invalid(
+                    &c.path,
+                    format!("{name} is also in another package"),
+                    "give each county's package once",
+                ));
+            }
+            out.join(&name)
+        } else if let Some(rest) = name.strip_prefix("qc/") {
+            out.join("qc").join(&code).join(rest)
+        } else {
+            continue;
+        };
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let tmp = dest.with_extension(format!("tmp-{}", std::process::id()));
+        let werr = |source| Error::Write {
+            path: dest.clone(),
+            source,
+        };
+        let mut f = std::fs::File::create(&tmp).map_err(werr)?;
+        std::io::copy(&mut entry, &mut f).map_err(werr)?;
+        std::fs::rename(&tmp, &dest).map_err(werr)?;
+    }
+    Ok(())
 }
 
 fn parquet_frame(path: &Path, name: &str, bytes: &[u8]) -> Result<DataFrame> {
@@ -177,7 +268,7 @@ pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<M
     let (region_code, region_name) = region_of(&counties, region)?;
 
     // One model, as every county graded with it.
-    let model_doc = |c: &County| c.files.get("risk/model.toml").cloned();
+    let model_doc = |c: &County| c.model.clone();
     let Some(doc) = model_doc(&counties[0]) else {
         return Err(invalid(
             &counties[0].path,
@@ -213,43 +304,15 @@ pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<M
     // County partitions as sent; each county's QC folder under its code.
     let mut dictionary: Vec<String> = Vec::new();
     let mut seen_lines = BTreeSet::new();
-    let mut unit_tables = Vec::new();
     let mut shapes: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    for c in &counties {
-        let code = sanitize(&c.manifest.region_code);
-        for (name, bytes) in &c.files {
-            if name.starts_with("parquet/unit_risk/") {
-                // Unit polygons, for the provincial layer and maps; the grades are redone.
-                let df = parquet_frame(&c.path, name, bytes)?;
-                if let (Ok(codes), Ok(geoms)) = (df.column("unit_code"), df.column("geometry")) {
-                    for (k, g) in codes.str()?.iter().zip(geoms.binary()?.iter()) {
-                        if let (Some(k), Some(g)) = (k, g) {
-                            shapes.insert(k.to_owned(), g.to_vec());
-                        }
-                    }
-                }
-            } else if name == "parquet/unit_table.parquet" {
-                unit_tables.push(parquet_frame(&c.path, name, bytes)?);
-            } else if name == "parquet/data_dictionary.csv" {
-                for line in String::from_utf8_lossy(bytes).lines() {
-                    if seen_lines.insert(line.to_owned()) {
-                        dictionary.push(line.to_owned());
-                    }
-                }
-            } else if name.starts_with("parquet/") && name.contains("/county=") {
-                let dest = out.join(name);
-                if dest.exists() {
-                    return Err(invalid(
-                        &c.path,
-                        format!("{name} is also in another package"),
-                        "give each county's package once",
-                    ));
-                }
-                write_atomic(&dest, bytes)?;
-            } else if let Some(rest) = name.strip_prefix("qc/") {
-                write_atomic(&out.join("qc").join(&code).join(rest), bytes)?;
+    for c in &mut counties {
+        copy_entries(c, out)?;
+        for line in String::from_utf8_lossy(&c.dictionary).lines() {
+            if seen_lines.insert(line.to_owned()) {
+                dictionary.push(line.to_owned());
             }
         }
+        shapes.extend(std::mem::take(&mut c.shapes));
     }
     let dictionary = dictionary.join("\n") + "\n";
     write_atomic(
@@ -262,8 +325,9 @@ pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<M
     )?;
 
     // The unit tables stacked (same columns in every county), in unit code order.
-    let columns: Vec<String> = unit_tables
-        .first()
+    let columns: Vec<String> = counties
+        .iter()
+        .find_map(|c| c.unit_table.as_ref())
         .map(|df| {
             df.get_column_names()
                 .iter()
@@ -272,7 +336,14 @@ pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<M
         })
         .unwrap_or_default();
     let mut table: Option<DataFrame> = None;
-    for (c, df) in counties.iter().zip(&unit_tables) {
+    for c in &mut counties {
+        let Some(df) = c.unit_table.take() else {
+            return Err(invalid(
+                &c.path,
+                "the package holds no parquet/unit_table.parquet".into(),
+                "re-run the county with this version of riskcensus",
+            ));
+        };
         let cols: Vec<String> = df
             .get_column_names()
             .iter()
@@ -284,16 +355,15 @@ pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<M
             return Err(invalid(
                 &c.path,
                 format!(
-                    "its unit table has other columns than {} (missing {missing:?}, extra {extra:?})",
-                    counties[0].path.display()
+                    "its unit table has other columns than the first county's (missing {missing:?}, extra {extra:?})"
                 ),
                 "counties must be run with the same tables and hazard layers",
             ));
         }
         table = Some(match table {
-            None => df.clone(),
+            None => df,
             Some(mut t) => {
-                t.vstack_mut(df)?;
+                t.vstack_mut(&df)?;
                 t
             }
         });

@@ -88,12 +88,13 @@ pub fn sha256(bytes: &[u8]) -> String {
     format!("{:x}", h.finalize())
 }
 
+/// Rows of a Parquet file, from its footer.
 fn rows_of_parquet(bytes: &[u8]) -> Option<u64> {
     use polars::prelude::{ParquetReader, SerReader};
-    ParquetReader::new(std::io::Cursor::new(bytes.to_vec()))
-        .finish()
+    ParquetReader::new(std::io::Cursor::new(bytes))
+        .num_rows()
         .ok()
-        .map(|df| df.height() as u64)
+        .map(|n| n as u64)
 }
 
 /// Who a package is from: the header of its manifest.
@@ -184,7 +185,7 @@ pub fn build_from(
     files.sort();
     let mut entries = Vec::new();
     let mut tables = Vec::new();
-    let mut contents = Vec::new();
+    // One file in memory at a time: a provincial package is many counties' worth.
     for (rel, p) in &files {
         let bytes = std::fs::read(p).map_err(|e| werr(p, &e))?;
         entries.push(FileEntry {
@@ -207,7 +208,6 @@ pub fn build_from(
                 rows: rows_of_parquet(&bytes).unwrap_or(0),
             });
         }
-        contents.push(bytes);
     }
     let manifest = Manifest {
         format: FORMAT.into(),
@@ -242,10 +242,11 @@ pub fn build_from(
             .compression_method(zip::CompressionMethod::Deflated)
             .last_modified_time(zip::DateTime::default())
             .unix_permissions(0o644);
-        for ((rel, _), bytes) in files.iter().zip(&contents) {
+        for (rel, p) in &files {
             zip.start_file(rel.as_str(), opts)
                 .map_err(|e| werr(&tmp, &e))?;
-            zip.write_all(bytes).map_err(|e| werr(&tmp, &e))?;
+            let mut f = std::fs::File::open(p).map_err(|e| werr(p, &e))?;
+            std::io::copy(&mut f, &mut zip).map_err(|e| werr(&tmp, &e))?;
         }
         let json = serde_json::to_vec_pretty(&manifest).map_err(|e| werr(&tmp, &e))?;
         zip.start_file("manifest.json", opts)
@@ -270,8 +271,14 @@ pub fn verify(path: &Path) -> Vec<String> {
         Ok(z) => z,
         Err(e) => return vec![format!("{}: not a whole zip file: {e}", path.display())],
     };
-    let mut contents: std::collections::BTreeMap<String, Vec<u8>> =
-        std::collections::BTreeMap::new();
+    // Size, SHA-256 and (for Parquet) row count of every entry, one entry in memory at a time.
+    struct Seen {
+        bytes: u64,
+        sha256: String,
+        rows: Option<u64>,
+    }
+    let mut contents: std::collections::BTreeMap<String, Seen> = std::collections::BTreeMap::new();
+    let mut raw_manifest = None;
     for i in 0..zip.len() {
         let mut f = match zip.by_index(i) {
             Ok(f) => f,
@@ -302,9 +309,24 @@ pub fn verify(path: &Path) -> Vec<String> {
             problems.push(format!("{name}: cannot be read: {e}"));
             continue;
         }
-        contents.insert(name, buf);
+        if name == "manifest.json" {
+            raw_manifest = Some(buf);
+            continue;
+        }
+        let rows = name
+            .ends_with(".parquet")
+            .then(|| rows_of_parquet(&buf))
+            .flatten();
+        contents.insert(
+            name,
+            Seen {
+                bytes: buf.len() as u64,
+                sha256: sha256(&buf),
+                rows,
+            },
+        );
     }
-    let Some(raw) = contents.remove("manifest.json") else {
+    let Some(raw) = raw_manifest else {
         problems.push("manifest.json: missing".into());
         return problems;
     };
@@ -327,17 +349,15 @@ pub fn verify(path: &Path) -> Vec<String> {
                 "{}: listed in the manifest, missing from the package",
                 e.path
             )),
-            Some(bytes) => {
-                if bytes.len() as u64 != e.bytes {
+            Some(seen) => {
+                if seen.bytes != e.bytes {
                     problems.push(format!(
                         "{}: {} bytes, the manifest says {}",
-                        e.path,
-                        bytes.len(),
-                        e.bytes
+                        e.path, seen.bytes, e.bytes
                     ));
                 }
-                let h = sha256(bytes);
-                if h != e.sha256 {
+                let h = &seen.sha256;
+                if *h != e.sha256 {
                     problems.push(format!(
                         "{}: SHA-256 {h} differs from the manifest's {}",
                         e.path, e.sha256
@@ -352,8 +372,8 @@ pub fn verify(path: &Path) -> Vec<String> {
         }
     }
     for t in &manifest.tables {
-        if let Some(bytes) = contents.get(&t.file) {
-            match rows_of_parquet(bytes) {
+        if let Some(seen) = contents.get(&t.file) {
+            match seen.rows {
                 Some(n) if n == t.rows => {}
                 Some(n) => problems.push(format!(
                     "{}: {n} rows, the manifest says {}",

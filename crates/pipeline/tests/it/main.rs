@@ -1010,12 +1010,23 @@ fn maps_show_every_grade_and_their_text() {
                 );
             }
         }
-        for name in &names {
-            assert!(
-                svg.contains(&format!(">{name}</text>")),
-                "{prefix}: no label {name}"
-            );
-        }
+        // Every unit is named, or counted as left unnamed where its name would overlap another.
+        let named = names
+            .iter()
+            .filter(|n| svg.contains(&format!(">{n}</text>")))
+            .count();
+        let unnamed = svg
+            .split("个单元因空间不足未标注名称")
+            .next()
+            .filter(|_| named < names.len())
+            .and_then(|head| head.rsplit('>').next())
+            .map(|n| n.trim().parse::<usize>().unwrap())
+            .unwrap_or(0);
+        assert_eq!(named + unnamed, names.len(), "{prefix}");
+        assert!(
+            named * 4 >= names.len() * 3,
+            "{prefix}: only {named} names drawn"
+        );
         for text in [
             "红塔区",
             "2020",
@@ -1099,16 +1110,24 @@ fn county_packages_merge_into_a_provincial_package() {
     assert_eq!(codes.len(), units.height());
     assert!(codes.iter().any(|c| c.starts_with("530402")));
     assert!(codes.iter().any(|c| c.starts_with("530381")));
-    // Graded together: the grades add up to the province's units, and the quintiles are the
-    // province's (each of the five grades holds about a fifth of the rated units).
+    // Graded together: the grades add up to the province's units, and the breaks are the
+    // province's, not either county's.
     let grades = &r.composite_grades;
     assert_eq!(
         grades.iter().map(|g| g.1).sum::<u64>() as usize,
         units.height()
     );
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out1.join("risk/summary.json")).unwrap()).unwrap();
+    let json = |p: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p.join("risk/summary.json")).unwrap()).unwrap()
+    };
+    let summary = json(&out1);
     assert_eq!(summary["units"], units.height());
+    for county in [county_a, county_b] {
+        assert_ne!(
+            summary["breaks"]["composite"],
+            json(county)["breaks"]["composite"]
+        );
+    }
     for f in [
         "maps/composite.png",
         "maps/composite.svg",
@@ -1146,6 +1165,11 @@ fn county_packages_merge_into_a_provincial_package() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("530402"), "{e}");
+    // A region that does not hold every county.
+    let e = merge(&[a.clone(), b.clone()], &d.path().join("x"), Some("530300"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("530402") && e.contains("曲靖市"), "{e}");
     // The same county run with an edited model file.
     let c = d.path().join("c");
     county_package(&c, "530381", 8);
