@@ -362,8 +362,9 @@ fn issues_frame(issues: &[&Issue]) -> Result<DataFrame> {
     Ok(DataFrame::new(issues.len(), cols)?)
 }
 
-/// Writes every clean table, the issues, and the data dictionary. Returns the files written.
-pub fn write_all(run: &Run, v: &Validated) -> Result<Vec<PathBuf>> {
+/// Writes every clean table, the issues, and the data dictionary (with the graded units' columns
+/// when `unit_risk` is given). Returns the files written.
+pub fn write_all(run: &Run, v: &Validated, unit_risk: Option<&DataFrame>) -> Result<Vec<PathBuf>> {
     let root = run.out_dir.join("parquet");
     let projjson = projjson_4490(&root)?;
     let mut written = Vec::new();
@@ -436,6 +437,30 @@ pub fn write_all(run: &Run, v: &Validated) -> Result<Vec<PathBuf>> {
             markdown.push_str(&format!("| {name} | {zh} | {ty} |  | {meaning} |\n"));
         }
     }
+    if let Some(risk) = unit_risk {
+        markdown.push_str(
+            "\n## unit_risk — 评估单元风险（每个单元一行）\n\n| column | 中文名 | type | unit | meaning |\n|---|---|---|---|---|\n",
+        );
+        let mut entries = unit_risk_dictionary(run.model.as_ref(), risk);
+        if run.indicator_table.is_none() {
+            // Units from a boundary layer carry their polygons.
+            entries.push((
+                "geometry".into(),
+                "几何".into(),
+                "wkb".into(),
+                String::new(),
+                "CGCS2000 (EPSG:4490) unit polygon, WKB".into(),
+            ));
+        }
+        for (name, zh, ty, unit, meaning) in entries {
+            dictionary.push(format!(
+                "unit_risk,{name},\"{}\",{ty},{unit},\"{}\"",
+                zh.replace('"', "'"),
+                meaning.replace('"', "'")
+            ));
+            markdown.push_str(&format!("| {name} | {zh} | {ty} | {unit} | {meaning} |\n"));
+        }
+    }
     let all: Vec<&Issue> = v.results.iter().flat_map(|r| &r.issues).collect();
     let mut by_county: BTreeMap<String, Vec<&Issue>> = BTreeMap::new();
     for i in all {
@@ -462,4 +487,188 @@ pub fn write_all(run: &Run, v: &Validated) -> Result<Vec<PathBuf>> {
     )?;
     write_atomic(&root.join("data_dictionary.md"), markdown.as_bytes())?;
     Ok(written)
+}
+
+/// The columns of the graded units: name, Chinese name, type, unit, meaning.
+fn unit_risk_dictionary(
+    model: Option<&riskcensus_risk::Model>,
+    df: &DataFrame,
+) -> Vec<(String, String, String, String, String)> {
+    use riskcensus_risk::model::ScoreKind;
+    let mut scores: Vec<(String, String)> = Vec::new();
+    if let Some(m) = model {
+        for sc in &m.scores {
+            let prefix = if sc.kind == ScoreKind::Composite {
+                "composite".to_owned()
+            } else {
+                sc.name.clone()
+            };
+            let label = if sc.label_zh.is_empty() {
+                sc.name.clone()
+            } else {
+                sc.label_zh.clone()
+            };
+            scores.push((prefix, label));
+        }
+    }
+    let fixed: &[(&str, &str, &str, &str)] = &[
+        ("unit_code", "评估单元代码", "", "the unit's division code"),
+        ("unit_name", "评估单元名称", "", "the unit's name"),
+        (
+            "no_rating_reason",
+            "无评级原因",
+            "",
+            "why the unit got no rating (empty when rated)",
+        ),
+        ("area_km2", "面积", "km²", "area of the unit polygon"),
+        (
+            "population",
+            "常住人口",
+            "人",
+            "resident population (xzjd_rkjj)",
+        ),
+        ("gdp", "地区生产总值", "万元", "GDP (xzjd_rkjj)"),
+        ("households", "户数", "户", "households (xzjd_rkjj)"),
+        (
+            "n_buildings",
+            "房屋栋数",
+            "栋",
+            "clean building records assigned to the unit",
+        ),
+        (
+            "floor_area_m2",
+            "建筑面积",
+            "m²",
+            "total floor area of the buildings",
+        ),
+        (
+            "building_residents",
+            "房屋居住人数",
+            "人",
+            "people living in the buildings",
+        ),
+        ("n_schools", "学校数", "所", "schools (czt_xx)"),
+        (
+            "n_medical",
+            "医疗卫生机构数",
+            "个",
+            "medical institutions (czt_ylwsjg)",
+        ),
+        (
+            "n_geohazard",
+            "地质灾害隐患点数",
+            "处",
+            "geological hazard points (dzzhyhd)",
+        ),
+        (
+            "n_geohazard_medium",
+            "中型地质灾害隐患点数",
+            "处",
+            "geological hazard points of medium size",
+        ),
+        (
+            "n_geohazard_large",
+            "大型及以上地质灾害隐患点数",
+            "处",
+            "geological hazard points, large or bigger",
+        ),
+    ];
+    let roles: &[(&str, &str, &str)] = &[
+        ("hazard", "危险性", "hazard dimension"),
+        ("exposure", "暴露度", "exposure dimension"),
+        ("vulnerability", "脆弱性", "vulnerability dimension"),
+        ("capacity", "减灾能力", "coping-capacity dimension"),
+        ("score", "风险指数", "the risk score"),
+        ("grade", "风险等级", "risk grade label"),
+        (
+            "color",
+            "风险等级颜色",
+            "colour of the grade on the maps (#rrggbb)",
+        ),
+    ];
+    df.columns()
+        .iter()
+        .map(|c| {
+            let name = c.name().to_string();
+            let ty = match c.dtype() {
+                DataType::String => "text",
+                DataType::Binary => "wkb",
+                DataType::Boolean => "bool",
+                t if t.is_integer() => "int",
+                _ => "float",
+            }
+            .to_owned();
+            if let Some((_, zh, unit, meaning)) = fixed.iter().find(|f| f.0 == name) {
+                return (
+                    name,
+                    zh.to_string(),
+                    ty,
+                    unit.to_string(),
+                    meaning.to_string(),
+                );
+            }
+            if let Some(ind) = name
+                .strip_prefix("ind_")
+                .and_then(|n| model.and_then(|m| m.indicators.iter().find(|i| i.name == n)))
+            {
+                let zh = if ind.label_zh.is_empty() {
+                    ind.name.clone()
+                } else {
+                    ind.label_zh.clone()
+                };
+                return (
+                    name,
+                    zh,
+                    ty,
+                    String::new(),
+                    format!("indicator, raw value of: {}", ind.expr),
+                );
+            }
+            for (prefix, label) in &scores {
+                let role = name
+                    .strip_prefix(prefix.as_str())
+                    .and_then(|r| r.strip_prefix('_'));
+                if let Some((_, zh, en)) = roles.iter().find(|r| Some(r.0) == role) {
+                    return (
+                        name.clone(),
+                        format!("{label}{zh}"),
+                        ty,
+                        String::new(),
+                        format!("{en} ({prefix})"),
+                    );
+                }
+            }
+            if let Some(structure) = name.strip_prefix("n_buildings_") {
+                let zh = [
+                    ("brick_concrete", "砖混"),
+                    ("reinforced_concrete", "钢筋混凝土"),
+                    ("steel", "钢"),
+                    ("masonry", "砌体"),
+                    ("bottom_frame", "底部框架"),
+                    ("wood", "木"),
+                    ("earth_wood", "土木"),
+                    ("stone_wood", "石木"),
+                    ("mixed", "混杂"),
+                    ("other", "其他"),
+                ]
+                .iter()
+                .find(|(en, _)| *en == structure)
+                .map_or(structure, |(_, zh)| zh);
+                return (
+                    name.clone(),
+                    format!("{zh}结构房屋栋数"),
+                    ty,
+                    "栋".into(),
+                    format!("buildings of structure {structure}"),
+                );
+            }
+            (
+                name,
+                String::new(),
+                ty,
+                String::new(),
+                "unit table column".into(),
+            )
+        })
+        .collect()
 }

@@ -952,6 +952,16 @@ fn clean_tables_are_written_as_partitioned_geoparquet() {
         "{}",
         &dict[..300]
     );
+    // Every column of the graded units is in the dictionary, with a Chinese name.
+    let risk = riskcensus_pipeline::query::read_table(&run.out_dir, "unit_risk").unwrap();
+    for c in risk.get_column_names() {
+        let line = dict
+            .lines()
+            .find(|l| l.starts_with(&format!("unit_risk,{c},")))
+            .unwrap_or_else(|| panic!("unit_risk.{c} not in the dictionary"));
+        assert!(!line.contains(",\"\","), "{line}");
+    }
+    assert!(dict.contains("unit_risk,composite_grade,\"综合风险等级\",text"));
     let issues = polars::prelude::ParquetReader::new(
         std::fs::File::open(
             run.out_dir
