@@ -437,8 +437,13 @@ fn merge(packages: &[PathBuf], out: &std::path::Path, region: Option<&str>) -> R
         r.reference_year,
         started.elapsed().as_secs_f64()
     );
-    for (code, name) in &r.counties {
-        println!("  {code} {name}");
+    for (code, name, passed) in &r.counties {
+        let qc = if *passed {
+            "QC passed"
+        } else {
+            "QC FAILED its threshold"
+        };
+        println!("  {code} {name}: {qc}");
     }
     let grades: Vec<String> = r
         .composite_grades

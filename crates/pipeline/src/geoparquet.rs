@@ -12,6 +12,9 @@ use riskcensus_spatial::{Geom, parse_wkb};
 
 use crate::{Error, Result, Run, Validated, write_atomic};
 
+/// The Hive partition column, read from the folder name, not stored in the files.
+const COUNTY_MEANING: &str = "Hive partition key, from the folder name county=<code> (readers with Hive partitioning add it)";
+
 fn perr(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Report(format!("cannot write {}: {e}", path.display()))
 }
@@ -20,7 +23,13 @@ fn perr(path: &Path, e: impl std::fmt::Display) -> Error {
 /// field code.
 pub fn column_names(schema: &TableSchema) -> Vec<String> {
     let mut used = std::collections::BTreeSet::new();
-    for fixed in ["source_file", "source_row", "unit_code", "geometry"] {
+    for fixed in [
+        "source_file",
+        "source_row",
+        "unit_code",
+        "geometry",
+        "county",
+    ] {
         used.insert(fixed.to_owned());
     }
     schema
@@ -432,6 +441,7 @@ pub fn write_all(run: &Run, v: &Validated, unit_risk: Option<&DataFrame>) -> Res
                 "wkb",
                 "CGCS2000 (EPSG:4490) geometry, WKB",
             ),
+            ("county", "县级行政区代码", "text", COUNTY_MEANING),
         ] {
             dictionary.push(format!("{},{name},{zh},{ty},,\"{meaning}\"", r.table));
             markdown.push_str(&format!("| {name} | {zh} | {ty} |  | {meaning} |\n"));
@@ -452,6 +462,13 @@ pub fn write_all(run: &Run, v: &Validated, unit_risk: Option<&DataFrame>) -> Res
                 "CGCS2000 (EPSG:4490) unit polygon, WKB".into(),
             ));
         }
+        entries.push((
+            "county".into(),
+            "县级行政区代码".into(),
+            "text".into(),
+            String::new(),
+            COUNTY_MEANING.into(),
+        ));
         for (name, zh, ty, unit, meaning) in entries {
             dictionary.push(format!(
                 "unit_risk,{name},\"{}\",{ty},{unit},\"{}\"",

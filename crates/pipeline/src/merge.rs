@@ -19,8 +19,8 @@ pub struct MergeReport {
     pub region_code: String,
     pub region_name: String,
     pub reference_year: i32,
-    /// The counties merged: code and name, in code order.
-    pub counties: Vec<(String, String)>,
+    /// The counties merged: code, name and whether it passed QC, in code order.
+    pub counties: Vec<(String, String, bool)>,
     pub units: usize,
     /// Units per composite grade (label, count), highest risk first.
     pub composite_grades: Vec<(String, u64)>,
@@ -521,6 +521,7 @@ pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<M
                 (
                     c.manifest.region_code.clone(),
                     c.manifest.region_name.clone(),
+                    c.manifest.qc_passed,
                 )
             })
             .collect(),

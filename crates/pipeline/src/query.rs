@@ -38,7 +38,7 @@ pub fn tables(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>> {
 }
 
 /// One published table as a lazy frame: a single file, or every part of a Hive-partitioned folder
-/// in path order.
+/// in path order, with the partition key as a `county` column.
 fn table_frame(path: &Path) -> Result<Option<LazyFrame>> {
     let mut parts = Vec::new();
     if path.is_dir() {
@@ -67,7 +67,17 @@ fn table_frame(path: &Path) -> Result<Option<LazyFrame>> {
             path: p.clone(),
             source: e,
         })?;
-        frames.push(ParquetReader::new(f).finish()?.lazy());
+        let mut lf = ParquetReader::new(f).finish()?.lazy();
+        // A Hive partition (`…/county=530381/part-0.parquet`) gives its key as a column.
+        let county = p
+            .parent()
+            .and_then(|d| d.file_name())
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("county="));
+        if let Some(code) = county {
+            lf = lf.with_column(lit(code.to_owned()).alias("county"));
+        }
+        frames.push(lf);
     }
     Ok(match frames.len() {
         0 => None,

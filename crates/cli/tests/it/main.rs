@@ -340,6 +340,14 @@ fn query_runs_sql_over_the_published_tables() {
     let merged = province.join("530000_云南省_2020.zip");
     let o = run(&["verify", merged.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    // The Hive partition key is a column.
+    let o = run(&[
+        "query",
+        province.to_str().unwrap(),
+        "SELECT county, COUNT(*) AS n FROM unit_risk GROUP BY county",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("530381"), "{}", stdout(&o));
     let o = run(&["merge", "--out", province.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "merge without packages");
 }
