@@ -26,6 +26,8 @@ pub const WIDTH: u32 = 3508;
 pub const HEIGHT: u32 = 2480;
 /// Size of the unit names, in pixels at 300 dpi (about 8 pt).
 const LABEL_SIZE: f64 = 34.0;
+/// Size of county names on a map of several counties.
+const OUTLINE_LABEL_SIZE: f64 = 52.0;
 /// The font the maps name; loaded from these files (first found).
 pub const FONT_FAMILY: &str = "WenQuanYi Micro Hei";
 pub const FONT_FILES: &[&str] = &["/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"];
@@ -48,12 +50,19 @@ pub struct MapUnit {
     pub color: String,
 }
 
+/// A heavier outline with its name: the counties on a provincial or city map.
+pub struct Outline {
+    pub name: String,
+    pub shape: MultiPolygon,
+}
+
 /// The SVG of one map.
 #[allow(clippy::too_many_arguments)]
 pub fn svg(
     title: &str,
     subtitle: &str,
     units: &[MapUnit],
+    outlines: &[Outline],
     legend: &[(String, String, u64)],
     footer: &str,
 ) -> String {
@@ -101,9 +110,9 @@ pub fn svg(
         WIDTH / 2,
         esc(subtitle)
     );
-    for u in units {
+    let path = |shape: &MultiPolygon| {
         let mut d = String::new();
-        for poly in &u.shape.0 {
+        for poly in &shape.0 {
             for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
                 for (k, c) in ring.0.iter().enumerate() {
                     let (x, y) = px(c.x, c.y);
@@ -112,36 +121,61 @@ pub fn svg(
                 d.push('Z');
             }
         }
+        d
+    };
+    for u in units {
         let _ = writeln!(
             s,
-            r##"<path d="{d}" fill="{}" fill-rule="evenodd" stroke="#404040" stroke-width="3"/>"##,
+            r##"<path d="{}" fill="{}" fill-rule="evenodd" stroke="#404040" stroke-width="3"/>"##,
+            path(&u.shape),
             u.color
         );
+    }
+    for o in outlines {
+        let _ = writeln!(
+            s,
+            r##"<path d="{}" fill="none" stroke="#111111" stroke-width="9" stroke-linejoin="round"/>"##,
+            path(&o.shape)
+        );
+    }
+    // County names (on a map of several counties) go first, larger, and win any overlap.
+    let mut placed: Vec<[f64; 4]> = Vec::new();
+    let mut fits = |x: f64, y: f64, name: &str, size: f64| {
+        let half = (name.chars().count() as f64 * size + 12.0) / 2.0;
+        let r = [x - half, y - size * 0.6, x + half, y + size * 0.6];
+        let free = placed
+            .iter()
+            .all(|q| r[2] <= q[0] || q[2] <= r[0] || r[3] <= q[1] || q[3] <= r[1]);
+        if free {
+            placed.push(r);
+        }
+        free
+    };
+    for o in outlines {
+        if let Some(p) = o.shape.interior_point() {
+            let (x, y) = px(p.x(), p.y());
+            if fits(x, y, &o.name, OUTLINE_LABEL_SIZE) {
+                let _ = writeln!(
+                    s,
+                    r##"<text x="{x:.1}" y="{:.1}" font-size="{OUTLINE_LABEL_SIZE}" text-anchor="middle" fill="#000" stroke="#ffffff" stroke-width="12" paint-order="stroke">{}</text>"##,
+                    y + OUTLINE_LABEL_SIZE * 0.35,
+                    esc(&o.name)
+                );
+            }
+        }
     }
     // Names: larger units first, each at an interior point; a name that would overlap one already
     // placed is left out (and counted in a note), as on any printed map of small units.
     let mut order: Vec<usize> = (0..units.len()).collect();
     let area = |i: usize| units[i].shape.unsigned_area();
     order.sort_by(|&a, &b| area(b).total_cmp(&area(a)).then(a.cmp(&b)));
-    let mut placed: Vec<[f64; 4]> = Vec::new();
     let mut at: Vec<Option<(f64, f64)>> = vec![None; units.len()];
     for i in order {
         let Some(p) = units[i].shape.interior_point() else {
             continue;
         };
         let (x, y) = px(p.x(), p.y());
-        let half = (units[i].name.chars().count() as f64 * LABEL_SIZE + 12.0) / 2.0;
-        let r = [
-            x - half,
-            y - LABEL_SIZE * 0.6,
-            x + half,
-            y + LABEL_SIZE * 0.6,
-        ];
-        if placed
-            .iter()
-            .all(|q| r[2] <= q[0] || q[2] <= r[0] || r[3] <= q[1] || q[3] <= r[1])
-        {
-            placed.push(r);
+        if fits(x, y, &units[i].name, LABEL_SIZE) {
             at[i] = Some((x, y));
         }
     }
@@ -294,6 +328,7 @@ pub fn draw_all(
         .iter()
         .map(|c| c.unwrap_or("").to_owned())
         .collect();
+    let outlines = county_outlines(&codes, shapes);
     let mut written = Vec::new();
     for s in &model.scores {
         let prefix = if s.kind == riskcensus_risk::model::ScoreKind::Composite {
@@ -351,7 +386,7 @@ pub fn draw_all(
             units.len(),
             env!("CARGO_PKG_VERSION")
         );
-        let text = svg(&title, &subtitle, &units, &legend, &footer);
+        let text = svg(&title, &subtitle, &units, &outlines, &legend, &footer);
         let png = render_png(&text)?;
         for (ext, bytes) in [("svg", text.into_bytes()), ("png", png)] {
             let p = dir.join(format!("{prefix}.{ext}"));
@@ -396,4 +431,32 @@ pub fn png_ink_extent(png: &[u8]) -> Option<(u32, u32, u32, u32)> {
         }
     }
     bb
+}
+
+/// The counties of a map's units, outlined and named, when the units span more than one county.
+fn county_outlines(
+    codes: &[String],
+    shapes: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Vec<Outline> {
+    let mut groups: std::collections::BTreeMap<&str, Vec<geo::Polygon>> = Default::default();
+    for c in codes {
+        if let (Some(county), Some(Ok(Geom::Polygon(mp)))) =
+            (c.get(..6), shapes.get(c).map(|w| parse_wkb(w)))
+        {
+            groups.entry(county).or_default().extend(mp.0);
+        }
+    }
+    if groups.len() < 2 {
+        return Vec::new();
+    }
+    let registry = riskcensus_schema::divisions::Registry::nbs2023();
+    groups
+        .into_iter()
+        .map(|(county, polys)| Outline {
+            name: registry
+                .get(county)
+                .map_or_else(|| county.to_owned(), |d| d.name.clone()),
+            shape: geo::unary_union(&polys),
+        })
+        .collect()
 }

@@ -1147,6 +1147,18 @@ fn county_packages_merge_into_a_provincial_package() {
     }
     let svg = std::fs::read_to_string(out1.join("maps/composite.svg")).unwrap();
     assert!(svg.contains("云南省综合风险等级图"));
+    // The counties are outlined and named on the provincial map.
+    for county in ["宣威市", "红塔区"] {
+        assert!(
+            svg.contains(&format!(r##"font-size="52" text-anchor="middle" fill="#000" stroke="#ffffff" stroke-width="12" paint-order="stroke">{county}</text>"##)),
+            "{county} not named"
+        );
+    }
+    assert_eq!(
+        svg.matches(r##"fill="none" stroke="#111111" stroke-width="9""##)
+            .count(),
+        2
+    );
 
     // Same packages in the other order: the same bytes.
     let out2 = d.path().join("province2");
