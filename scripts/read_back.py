@@ -1,6 +1,6 @@
 """Reads a run's GeoParquet outputs back with independent readers (pyarrow, geopandas, shapely).
 
-Usage: read_back.py OUT_DIR   (a run's output directory, holding parquet/ and qc/)
+Usage: read_back.py OUT_DIR   (a run's or a merge's output directory, holding parquet/ and qc/)
 
 Checks: every clean table's Hive dataset has QC's clean row count and its county partition (the issues table: every issue); every
 part with geometry opens in geopandas with CRS EPSG:4490 and valid geometries; the graded units are
@@ -18,7 +18,13 @@ summary = json.loads((out / "qc/summary.json").read_text())
 expected = {t["table"]: t["rows_clean"] for t in summary["tables"]}
 units = json.loads((out / "risk/summary.json").read_text())["units"]
 expected["unit_risk"] = units
-expected["issues"] = sum(summary["issues_by_rule"].values())
+if "issues_by_rule" in summary:
+    expected["issues"] = sum(summary["issues_by_rule"].values())
+else:  # a provincial merge: each county's QC summary under qc/<code>/
+    expected["issues"] = sum(
+        sum(json.loads(p.read_text())["issues_by_rule"].values())
+        for p in sorted((out / "qc").glob("*/summary.json"))
+    )
 
 
 def check(table, rows):

@@ -485,4 +485,21 @@ fn geoparquet_reads_back_with_pyarrow_and_geopandas() {
             "{table} not checked:\n{text}"
         );
     }
+    // And the provincial dataset a merge writes.
+    let package = dir.path().join("demo/530381_宣威市_2020.zip");
+    let province = dir.path().join("province");
+    let o = run(&[
+        "-q",
+        "merge",
+        package.to_str().unwrap(),
+        "--out",
+        province.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = Command::new(&python)
+        .arg(repo().join("scripts/read_back.py"))
+        .arg(&province)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
 }
