@@ -63,7 +63,7 @@ pub fn svg(
     subtitle: &str,
     units: &[MapUnit],
     outlines: &[Outline],
-    legend: &[(String, String, u64)],
+    legend: &[(String, String, u64, String)],
     footer: &str,
 ) -> String {
     let (fx0, fy0, fw, fh) = (120.0, 260.0, 2500.0, 2050.0);
@@ -205,19 +205,28 @@ pub fn svg(
         r##"<text x="{lx}" y="{}" font-size="56" fill="#111">图例（风险等级）</text>"##,
         ly - 60.0
     );
-    for (label, color, n) in legend {
+    for (label, color, n, range) in legend {
         let _ = writeln!(
             s,
             r##"<rect x="{lx}" y="{ly}" width="110" height="70" fill="{color}" stroke="#404040" stroke-width="3"/>"##
         );
         let _ = writeln!(
             s,
-            r##"<text x="{}" y="{}" font-size="48" fill="#111">{}（{n} 个）</text>"##,
+            r##"<text x="{}" y="{}" font-size="46" fill="#111">{}（{n} 个）</text>"##,
             lx + 140.0,
-            ly + 54.0,
+            ly + if range.is_empty() { 52.0 } else { 40.0 },
             esc(label)
         );
-        ly += 105.0;
+        if !range.is_empty() {
+            let _ = writeln!(
+                s,
+                r##"<text x="{}" y="{}" font-size="32" fill="#555">{}</text>"##,
+                lx + 140.0,
+                ly + 82.0,
+                esc(range)
+            );
+        }
+        ly += 110.0;
     }
     // Scale bar: a round length near 500 px.
     let km_per_px = 111.32 / scale;
@@ -354,13 +363,22 @@ pub fn draw_all(
                 _ => None,
             })
             .collect();
-        let legend: Vec<(String, String, u64)> = scored
+        let ranges = grade_ranges(
+            &scored.breaks.get(&prefix).cloned().unwrap_or_default(),
+            model.grading.classes,
+        );
+        let legend: Vec<(String, String, u64, String)> = scored
             .grade_counts
             .get(&prefix)
             .cloned()
             .unwrap_or_default()
             .into_iter()
-            .filter(|g| g.2 > 0 || g.0 != model.grading.no_rating_label)
+            .enumerate()
+            .filter(|(_, g)| g.2 > 0 || g.0 != model.grading.no_rating_label)
+            .map(|(k, (label, color, n))| {
+                let range = ranges.get(k).cloned().unwrap_or_default();
+                (label, color, n, range)
+            })
             .collect();
         let label = match (s.label_zh.is_empty(), prefix == "composite") {
             (false, _) => s.label_zh.clone(),
@@ -459,4 +477,57 @@ fn county_outlines(
             shape: geo::unary_union(&polys),
         })
         .collect()
+}
+
+/// A score for the legend: three significant digits, no trailing zeros.
+fn num(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let digits = (2 - v.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{v:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        s
+    }
+}
+
+/// The score range of each grade, highest grade first, as the legend shows it. Breaks run lowest
+/// first and a score on a break belongs to the grade below it (as the grading does).
+pub fn grade_ranges(breaks: &[f64], classes: usize) -> Vec<String> {
+    if classes < 2 || breaks.len() + 1 != classes {
+        return Vec::new();
+    }
+    (0..classes)
+        .map(|k| {
+            let c = classes - 1 - k;
+            match (c.checked_sub(1).map(|i| breaks[i]), breaks.get(c)) {
+                (None, Some(hi)) => format!("指数 ≤ {}", num(*hi)),
+                (Some(lo), None) => format!("指数 > {}", num(lo)),
+                (Some(lo), Some(hi)) => format!("{} < 指数 ≤ {}", num(lo), num(*hi)),
+                (None, None) => String::new(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn legend_ranges_run_highest_grade_first() {
+        assert_eq!(
+            super::grade_ranges(&[0.1, 0.25, 1.5, 40.0], 5),
+            [
+                "指数 > 40",
+                "1.5 < 指数 ≤ 40",
+                "0.25 < 指数 ≤ 1.5",
+                "0.1 < 指数 ≤ 0.25",
+                "指数 ≤ 0.1"
+            ]
+        );
+        assert_eq!(super::num(0.176440543), "0.176");
+        assert_eq!(super::num(1234.6), "1235");
+        assert!(super::grade_ranges(&[1.0], 5).is_empty());
+    }
 }

@@ -1008,6 +1008,13 @@ fn maps_show_every_grade_and_their_text() {
             x0 < 300 && y0 < 150 && x1 > 3100 && y1 > 2350,
             "{prefix}: ink only in {x0},{y0}–{x1},{y1}"
         );
+        // The legend gives each grade's score range from the grading's breaks.
+        let ranges = maps::grade_ranges(&risk.breaks[prefix], model.grading.classes);
+        assert_eq!(ranges.len(), model.grading.classes);
+        for r in &ranges {
+            let r = r.replace('<', "&lt;").replace('>', "&gt;");
+            assert!(svg.contains(&format!(">{r}</text>")), "{prefix}: no {r}");
+        }
         for (label, color, n) in grades {
             if *n > 0 {
                 assert!(
