@@ -299,12 +299,7 @@ pub fn write_unit_risk(
     shapes: &BTreeMap<String, Vec<u8>>,
 ) -> Result<Vec<PathBuf>> {
     let projjson = projjson_4490(root)?;
-    let codes: Vec<String> = df
-        .column("unit_code")?
-        .str()?
-        .iter()
-        .map(|c| c.unwrap_or("").to_owned())
-        .collect();
+    let codes: Vec<String> = crate::text_column(df, "unit_code")?;
     let mut parts: BTreeMap<String, Vec<IdxSize>> = BTreeMap::new();
     for (i, c) in codes.iter().enumerate() {
         parts

@@ -70,12 +70,7 @@ pub fn write_units(dir: &Path, risk: &DataFrame, shapes: &BTreeMap<String, Vec<u
                 || c == "no_rating_reason"
         })
         .collect();
-    let codes: Vec<String> = risk
-        .column("unit_code")?
-        .str()?
-        .iter()
-        .map(|c| c.unwrap_or("").to_owned())
-        .collect();
+    let codes: Vec<String> = crate::text_column(risk, "unit_code")?;
     for (driver, file, names) in [
         ("GPKG", "unit_risk.gpkg", keep.clone()),
         ("ESRI Shapefile", "unit_risk.shp", short_names(&keep)),

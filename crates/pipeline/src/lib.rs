@@ -104,6 +104,16 @@ pub struct RunReport {
     pub out_dir: PathBuf,
 }
 
+/// A text column as strings (null as empty), e.g. the unit codes of a graded table.
+pub(crate) fn text_column(df: &polars::prelude::DataFrame, name: &str) -> Result<Vec<String>> {
+    Ok(df
+        .column(name)?
+        .str()?
+        .iter()
+        .map(|c| c.unwrap_or("").to_owned())
+        .collect())
+}
+
 /// SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
     let mut file = fs::File::open(path)?;

@@ -325,18 +325,8 @@ pub fn draw_all(
     let df = &scored.df;
     let dir = out_dir.join("maps");
     std::fs::create_dir_all(&dir).map_err(merr)?;
-    let codes: Vec<String> = df
-        .column("unit_code")?
-        .str()?
-        .iter()
-        .map(|c| c.unwrap_or("").to_owned())
-        .collect();
-    let names: Vec<String> = df
-        .column("unit_name")?
-        .str()?
-        .iter()
-        .map(|c| c.unwrap_or("").to_owned())
-        .collect();
+    let codes: Vec<String> = crate::text_column(df, "unit_code")?;
+    let names: Vec<String> = crate::text_column(df, "unit_name")?;
     let outlines = county_outlines(&codes, shapes);
     let mut written = Vec::new();
     for s in &model.scores {
