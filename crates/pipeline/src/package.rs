@@ -256,6 +256,10 @@ pub fn build_from(
         f.sync_all().map_err(|e| werr(&tmp, &e))?;
     }
     std::fs::rename(&tmp, &path).map_err(|e| werr(&path, &e))?;
+    // The rename itself reaches the disk, so a power cut after this leaves the new package.
+    std::fs::File::open(out)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| werr(out, &e))?;
     Ok(path)
 }
 
