@@ -268,8 +268,7 @@ pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<M
     let (region_code, region_name) = region_of(&counties, region)?;
 
     // One model, as every county graded with it.
-    let model_doc = |c: &County| c.model.clone();
-    let Some(doc) = model_doc(&counties[0]) else {
+    let Some(doc) = counties[0].model.clone() else {
         return Err(invalid(
             &counties[0].path,
             "the package holds no risk/model.toml (its run had no [model])".into(),
@@ -277,7 +276,7 @@ pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<M
         ));
     };
     for c in &counties[1..] {
-        if model_doc(c).as_deref() != Some(doc.as_slice()) {
+        if c.model.as_deref() != Some(doc.as_slice()) {
             return Err(invalid(
                 &c.path,
                 format!(
@@ -413,22 +412,27 @@ pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<M
                 rows_read: 0,
                 rows_clean: 0,
                 rows_rejected: 0,
+                indicators_checked: 0,
+                errors: 0,
                 error_rate: 0.0,
                 passed: true,
             });
             e.rows_read += t.rows_read;
             e.rows_clean += t.rows_clean;
             e.rows_rejected += t.rows_rejected;
+            e.indicators_checked += t.indicators_checked;
+            e.errors += t.errors;
             e.passed &= t.passed;
         }
     }
     let qc: Vec<QcTable> = per_table
         .into_values()
         .map(|mut t| {
-            t.error_rate = if t.rows_read == 0 {
+            // The census 差错率: wrong indicators ÷ checked indicators, over the province.
+            t.error_rate = if t.indicators_checked == 0 {
                 0.0
             } else {
-                t.rows_rejected as f64 / t.rows_read as f64
+                t.errors as f64 / t.indicators_checked as f64
             };
             t
         })

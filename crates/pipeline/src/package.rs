@@ -33,6 +33,11 @@ pub struct QcTable {
     pub rows_read: u64,
     pub rows_clean: u64,
     pub rows_rejected: u64,
+    /// Indicators checked and found wrong: 差错率 = errors ÷ indicators_checked.
+    #[serde(default)]
+    pub indicators_checked: u64,
+    #[serde(default)]
+    pub errors: u64,
     pub error_rate: f64,
     pub passed: bool,
 }
@@ -140,6 +145,8 @@ pub fn build(
             rows_read: t.rows_read,
             rows_clean: t.rows_clean,
             rows_rejected: t.rows_rejected,
+            indicators_checked: t.indicators_checked,
+            errors: t.errors,
             error_rate: t.error_rate,
             passed: t.passed,
         })

@@ -1139,6 +1139,30 @@ fn county_packages_merge_into_a_provincial_package() {
     };
     let summary = json(&out1);
     assert_eq!(summary["units"], units.height());
+    // The provincial 差错率 is wrong ÷ checked indicators over both counties, per table.
+    let qc = |p: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(p.join("qc/summary.json")).unwrap()).unwrap()
+    };
+    let province_qc = qc(&out1);
+    for t in province_qc["tables"].as_array().unwrap() {
+        let sum = |field: &str| -> u64 {
+            [county_a, county_b]
+                .iter()
+                .flat_map(|c| qc(c)["tables"].as_array().unwrap().clone())
+                .filter(|x| x["table"] == t["table"])
+                .map(|x| x[field].as_u64().unwrap())
+                .sum()
+        };
+        let (errors, checked) = (sum("errors"), sum("indicators_checked"));
+        assert_eq!(t["errors"].as_u64().unwrap(), errors);
+        assert_eq!(t["indicators_checked"].as_u64().unwrap(), checked);
+        let rate = if checked == 0 {
+            0.0
+        } else {
+            errors as f64 / checked as f64
+        };
+        assert_eq!(t["error_rate"].as_f64().unwrap(), rate, "{}", t["table"]);
+    }
     for county in [county_a, county_b] {
         assert_ne!(
             summary["breaks"]["composite"],
