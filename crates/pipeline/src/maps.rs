@@ -44,10 +44,10 @@ fn esc(s: &str) -> String {
 }
 
 /// One unit on a map.
-pub struct MapUnit {
-    pub name: String,
-    pub shape: MultiPolygon,
-    pub color: String,
+pub struct MapUnit<'a> {
+    pub name: &'a str,
+    pub shape: &'a MultiPolygon,
+    pub color: &'a str,
 }
 
 /// A heavier outline with its name: the counties on a provincial or city map.
@@ -127,7 +127,7 @@ pub fn svg(
         let _ = writeln!(
             s,
             r##"<path d="{}" fill="{}" fill-rule="evenodd" stroke="#404040" stroke-width="3"/>"##,
-            path(&u.shape),
+            path(u.shape),
             u.color
         );
     }
@@ -175,7 +175,7 @@ pub fn svg(
             continue;
         };
         let (x, y) = px(p.x(), p.y());
-        if fits(x, y, &units[i].name, LABEL_SIZE) {
+        if fits(x, y, units[i].name, LABEL_SIZE) {
             at[i] = Some((x, y));
         }
     }
@@ -185,7 +185,7 @@ pub fn svg(
                 s,
                 r##"<text x="{x:.1}" y="{:.1}" font-size="{LABEL_SIZE}" text-anchor="middle" fill="#111" stroke="#ffffff" stroke-width="8" paint-order="stroke">{}</text>"##,
                 y + LABEL_SIZE * 0.35,
-                esc(&u.name)
+                esc(u.name)
             );
         }
     }
@@ -327,7 +327,15 @@ pub fn draw_all(
     std::fs::create_dir_all(&dir).map_err(merr)?;
     let codes: Vec<String> = crate::text_column(df, "unit_code")?;
     let names: Vec<String> = crate::text_column(df, "unit_name")?;
-    let outlines = county_outlines(&codes, shapes);
+    // Each unit's polygon, parsed once for every map.
+    let polygons: Vec<Option<MultiPolygon>> = codes
+        .iter()
+        .map(|c| match parse_wkb(shapes.get(c)?).ok()? {
+            Geom::Polygon(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    let outlines = county_outlines(&codes, &polygons);
     let mut written = Vec::new();
     for s in &model.scores {
         let prefix = if s.kind == riskcensus_risk::model::ScoreKind::Composite {
@@ -339,18 +347,17 @@ pub fn draw_all(
             .column(&format!("{prefix}_color"))?
             .str()?
             .iter()
-            .map(|c| c.unwrap_or("#bdbdbd").to_owned())
+            .map(|c| c.unwrap_or(&model.grading.no_rating_color).to_owned())
             .collect();
-        let units: Vec<MapUnit> = codes
+        let units: Vec<MapUnit> = polygons
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| match parse_wkb(shapes.get(c)?).ok()? {
-                Geom::Polygon(shape) => Some(MapUnit {
-                    name: names[i].clone(),
-                    shape,
-                    color: colors[i].clone(),
-                }),
-                _ => None,
+            .filter_map(|(i, p)| {
+                Some(MapUnit {
+                    name: &names[i],
+                    shape: p.as_ref()?,
+                    color: &colors[i],
+                })
             })
             .collect();
         let ranges = grade_ranges(
@@ -442,16 +449,14 @@ pub fn png_ink_extent(png: &[u8]) -> Option<(u32, u32, u32, u32)> {
 }
 
 /// The counties of a map's units, outlined and named, when the units span more than one county.
-fn county_outlines(
-    codes: &[String],
-    shapes: &std::collections::BTreeMap<String, Vec<u8>>,
-) -> Vec<Outline> {
+fn county_outlines(codes: &[String], polygons: &[Option<MultiPolygon>]) -> Vec<Outline> {
     let mut groups: std::collections::BTreeMap<&str, Vec<geo::Polygon>> = Default::default();
-    for c in codes {
-        if let (Some(county), Some(Ok(Geom::Polygon(mp)))) =
-            (c.get(..6), shapes.get(c).map(|w| parse_wkb(w)))
-        {
-            groups.entry(county).or_default().extend(mp.0);
+    for (c, p) in codes.iter().zip(polygons) {
+        if let (Some(county), Some(mp)) = (c.get(..6), p) {
+            groups
+                .entry(county)
+                .or_default()
+                .extend(mp.0.iter().cloned());
         }
     }
     if groups.len() < 2 {
