@@ -186,21 +186,7 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
             sha256,
         });
     }
-    // Nothing of an earlier run may go into this run's package; a killed run's temporary files go.
-    if let Ok(entries) = fs::read_dir(&run.out_dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.contains(".tmp-") && e.path().is_file() {
-                let _ = fs::remove_file(e.path());
-            }
-        }
-    }
-    for top in package::LAYOUT {
-        let d = run.out_dir.join(top.trim_end_matches('/'));
-        if d.is_dir() {
-            fs::remove_dir_all(&d).map_err(|source| Error::Write { path: d, source })?;
-        }
-    }
+    package::clear_outputs(&run.out_dir)?;
     let validated = validate(run, progress)?;
     progress("join and score", 0, 1);
     let scored = join_and_score(run, &validated)?;

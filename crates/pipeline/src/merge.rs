@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::package::{Identity, InputHash, LAYOUT, Manifest, QcTable, sanitize, verify};
+use crate::package::{Identity, InputHash, Manifest, QcTable, sanitize, verify};
 use crate::{Error, Result, write_atomic};
 
 /// What a merge did.
@@ -288,17 +288,12 @@ pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<M
         }
     }
 
-    // Clear the layout folders: nothing of an earlier merge may go into this package.
+    // Nothing of an earlier merge may go into this package.
     std::fs::create_dir_all(out).map_err(|source| Error::Write {
         path: out.to_owned(),
         source,
     })?;
-    for top in LAYOUT {
-        let d = out.join(top.trim_end_matches('/'));
-        if d.is_dir() {
-            std::fs::remove_dir_all(&d).map_err(|source| Error::Write { path: d, source })?;
-        }
-    }
+    crate::package::clear_outputs(out)?;
 
     // County partitions as sent; each county's QC folder under its code.
     let mut dictionary: Vec<String> = Vec::new();

@@ -102,6 +102,27 @@ fn rows_of_parquet(bytes: &[u8]) -> Option<u64> {
         .map(|n| n as u64)
 }
 
+/// Empties an output directory of what a package is built from (the layout folders) and of the
+/// temporary files a killed run left, so nothing of an earlier run enters the next package. The
+/// whole package of an earlier run stays until the new one replaces it.
+pub fn clear_outputs(out: &Path) -> Result<()> {
+    if let Ok(entries) = std::fs::read_dir(out) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.contains(".tmp-") && e.path().is_file() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    for top in LAYOUT {
+        let d = out.join(top.trim_end_matches('/'));
+        if d.is_dir() {
+            std::fs::remove_dir_all(&d).map_err(|source| Error::Write { path: d, source })?;
+        }
+    }
+    Ok(())
+}
+
 /// Who a package is from: the header of its manifest.
 #[derive(Debug, Clone)]
 pub struct Identity {
