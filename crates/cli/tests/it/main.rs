@@ -32,6 +32,9 @@ fn version_and_help_on_every_subcommand() {
         vec!["--help"],
         vec!["run", "--help"],
         vec!["gen-fixtures", "--help"],
+        vec!["merge", "--help"],
+        vec!["query", "--help"],
+        vec!["verify", "--help"],
     ] {
         let o = run(&sub);
         assert_eq!(o.status.code(), Some(0), "{sub:?}");
