@@ -175,6 +175,9 @@ pub struct FileNote {
     pub rule: &'static str,
     pub severity: Severity,
     pub column: Option<String>,
+    /// The row (Excel row, or 1-based record number) a note is about: a deleted DBF record, a stray
+    /// cell; `None` for the file as a whole.
+    pub row: Option<u32>,
     pub value: String,
     pub message_zh: String,
     pub message_en: String,
@@ -187,6 +190,7 @@ impl FileNote {
             rule: "unknown_column",
             severity: Severity::Warning,
             column: Some(column.to_owned()),
+            row: None,
             value: header.to_owned(),
             message_zh: format!("列“{header}”不是{}的字段，已保留但未检查", schema.name_zh),
             message_en: format!(
@@ -229,6 +233,44 @@ pub struct SourceFile {
     pub notes: Vec<FileNote>,
     /// Fully empty rows skipped (not records).
     pub empty_rows_skipped: u64,
+    /// Records the file holds, counted from the file itself rather than from the library that read
+    /// it (shapefile headers, the GeoPackage's own count, spreadsheet rows with a cell under the
+    /// header); `None` where no independent count exists.
+    pub records_in_file: Option<u64>,
+    /// Records the file holds that are deliberately not read (deleted DBF records), each one named by
+    /// a note.
+    pub records_excluded: u64,
+}
+
+impl SourceFile {
+    /// The conservation check of a reader: the records the file holds must be the records read plus
+    /// those excluded by a visible rule. A mismatch is a file-level error note, which fails QC for the
+    /// table: rows went missing between the file and the reader.
+    pub(crate) fn check_conservation(&mut self, read: usize) {
+        let Some(held) = self.records_in_file else {
+            return;
+        };
+        let accounted = read as u64 + self.records_excluded;
+        if held == accounted {
+            return;
+        }
+        let excluded = self.records_excluded;
+        self.notes.push(FileNote {
+            rule: "row_count_mismatch",
+            severity: Severity::Error,
+            column: None,
+            row: None,
+            value: format!("{held} ≠ {read} + {excluded}"),
+            message_zh: format!(
+                "文件中有 {held} 条记录，实际读取 {read} 条、按规则排除 {excluded} 条，{} 条去向不明",
+                held.abs_diff(accounted)
+            ),
+            message_en: format!(
+                "the file holds {held} records; {read} were read and {excluded} excluded by rule: {} unaccounted for",
+                held.abs_diff(accounted)
+            ),
+        });
+    }
 }
 
 /// One record as read.

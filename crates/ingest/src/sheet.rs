@@ -79,6 +79,8 @@ fn plan(
         encoding: None,
         notes,
         empty_rows_skipped: 0,
+        records_in_file: None,
+        records_excluded: 0,
     };
     Ok((source, field_of_col, extra_cols))
 }

@@ -142,6 +142,7 @@ pub(crate) fn read_vector(
                 rule: "encoding_detected",
                 severity: Severity::Warning,
                 column: None,
+                row: None,
                 value: e.to_owned(),
                 message_zh: format!("缺少 .cpg 文件，属性表编码按内容判定为 {e}"),
                 message_en: format!("no .cpg file; DBF text detected as {e}"),
@@ -187,6 +188,7 @@ pub(crate) fn read_vector(
             rule: "crs_missing",
             severity: Severity::Warning,
             column: None,
+            row: None,
             value: String::new(),
             message_zh: "缺少坐标系（.prj），按 CGCS2000 读取".into(),
             message_en: "no coordinate system (.prj); read as CGCS2000".into(),
@@ -197,6 +199,7 @@ pub(crate) fn read_vector(
                 rule: "crs_wgs84",
                 severity: Severity::Warning,
                 column: None,
+                row: None,
                 value: "EPSG:4326".into(),
                 message_zh: "坐标系为 WGS84，与 CGCS2000 相差在厘米级，按 CGCS2000 使用".into(),
                 message_en:
@@ -221,6 +224,7 @@ pub(crate) fn read_vector(
                     rule: "crs_reprojected",
                     severity: Severity::Warning,
                     column: None,
+                    row: None,
                     value: found.clone(),
                     message_zh: format!("坐标系为 {found}，已转换为 CGCS2000"),
                     message_en: format!("coordinate system {found} transformed to CGCS2000"),
@@ -342,6 +346,8 @@ pub(crate) fn read_vector(
         encoding,
         notes,
         empty_rows_skipped: 0,
+        records_in_file: None,
+        records_excluded: 0,
     };
     Ok((source, rows))
 }

@@ -38,6 +38,17 @@ pub struct Issue {
     pub unit: Option<String>,
 }
 
+impl TableResult {
+    /// File-level errors (rows lost between a file and its reader, …): each fails the table whatever
+    /// its 差错率.
+    pub fn file_errors(&self) -> usize {
+        self.issues
+            .iter()
+            .filter(|i| i.row.is_none() && i.severity == Severity::Error)
+            .count()
+    }
+}
+
 /// A record that passed: typed values in schema field order.
 #[derive(Debug, Clone)]
 pub struct CleanRow {
@@ -86,6 +97,9 @@ pub struct TableResult {
     pub rows_clean: u64,
     pub rows_rejected: u64,
     pub empty_rows_skipped: u64,
+    /// Records the files hold that were deliberately not read (deleted DBF records), each with an
+    /// issue row.
+    pub rows_excluded: u64,
     pub counts: Counts,
     /// Per township code (`None`: no valid township).
     pub by_unit: BTreeMap<Option<String>, Counts>,

@@ -26,6 +26,10 @@ pub struct TableSummary {
     pub rows_clean: u64,
     pub rows_rejected: u64,
     pub empty_rows_skipped: u64,
+    /// Records the files hold that were deliberately not read (deleted DBF records).
+    pub rows_excluded: u64,
+    /// File-level errors (e.g. rows lost between a file and its reader): any one fails the table.
+    pub file_errors: u64,
     /// Issue rows of this table (errors and warnings, file-level included).
     pub issues: u64,
     pub warnings: u64,
@@ -97,6 +101,8 @@ pub fn summarize(
             rows_clean: r.rows_clean,
             rows_rejected: r.rows_rejected,
             empty_rows_skipped: r.empty_rows_skipped,
+            rows_excluded: r.rows_excluded,
+            file_errors: r.file_errors() as u64,
             issues: r.issues.len() as u64,
             warnings: r
                 .issues
@@ -106,7 +112,7 @@ pub fn summarize(
             indicators_checked: r.counts.indicators_checked,
             errors: r.counts.errors,
             error_rate: rate,
-            passed: rate <= info.pass_threshold,
+            passed: rate <= info.pass_threshold && r.file_errors() == 0,
             repaired_cells: r.repaired_cells,
         });
         for (unit, c) in &r.by_unit {
