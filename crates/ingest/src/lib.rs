@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod count;
 mod header;
 mod sheet;
 mod vector;
@@ -87,6 +88,8 @@ pub enum Error {
     UnknownEncoding { path: PathBuf, encoding: String },
     #[error("{path}: {message}")]
     Gdal { path: PathBuf, message: String },
+    #[error("{path}: {message} (hint: the file is damaged; copy it again from the original)")]
+    Corrupt { path: PathBuf, message: String },
     #[error("{path}: unsupported file type (hint: xlsx, xls, ods, csv, shp, gpkg or geojson)")]
     UnsupportedType { path: PathBuf },
 }

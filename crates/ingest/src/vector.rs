@@ -10,6 +10,7 @@ use riskcensus_spatial::{Geom, parse_wkb};
 
 use crate::header::FieldNames;
 use crate::{
+    count,
     Error, FileNote, Input, RawCell, RawRow, Result, SourceFile, VectorOptions, extension,
 };
 
@@ -54,11 +55,12 @@ fn detect_dbf_encoding(dbf: &Path) -> Result<Option<&'static str>> {
     let mut utf8 = true;
     let mut gbk = true;
     let mut any = false;
-    for r in 0..records.min(5_000) {
+    // Only the records present: a truncated .dbf is counted (and reported) later, not refused here.
+    'records: for r in 0..records.min(5_000) {
         let start = header_len + r * record_len;
         for &(o, len) in &fields {
             let Some(v) = bytes.get(start + o..start + o + len) else {
-                return Err(corrupt());
+                break 'records;
             };
             if v.is_ascii() {
                 continue;
@@ -103,6 +105,7 @@ pub(crate) fn read_vector(
         return Err(Error::EmptyFile { path: path.clone() });
     }
     let mut notes = Vec::new();
+    let mut shapefile_counts = None;
     let mut open_options: Vec<String> = Vec::new();
     let mut encoding = None;
     if extension(path) == "shp" {
@@ -118,6 +121,13 @@ pub(crate) fn read_vector(
                 part: ".dbf (attribute table)",
             });
         };
+        let shx = sibling(path, "shx").unwrap_or_else(|| path.with_extension("shx"));
+        shapefile_counts = Some(count::shapefile(path, &shx, &dbf).map_err(|(path, message)| {
+            Error::Corrupt {
+                path: path.into(),
+                message,
+            }
+        })?);
         if let Some(e) = &input.encoding {
             let e = match e.to_ascii_uppercase().as_str() {
                 "GBK" | "CP936" | "GB2312" | "GB18030" => "CP936",
@@ -329,15 +339,25 @@ pub(crate) fn read_vector(
             cells[a] = RawCell::Number(p.x());
             cells[b] = RawCell::Number(p.y());
         }
+        // A shapefile feature is named by its record number (GDAL's FID), so a record GDAL skips
+        // does not shift the rows after it.
+        let row = match (&shapefile_counts, feature.fid()) {
+            (Some(_), Some(fid)) => u32::try_from(fid + 1).unwrap_or(u32::MAX),
+            _ => k as u32 + 1,
+        };
         rows.push(RawRow {
             file,
-            row: k as u32 + 1,
+            row,
             cells,
             extra,
             geometry,
         });
     }
-    let source = SourceFile {
+    let records_in_file = match &shapefile_counts {
+        Some(c) => Some(c.held()),
+        None => independent_count(&ds, path, &layer_name),
+    };
+    let mut source = SourceFile {
         path: input.display.clone(),
         sheet: layer_name,
         header_row: None,
@@ -346,8 +366,89 @@ pub(crate) fn read_vector(
         encoding,
         notes,
         empty_rows_skipped: 0,
-        records_in_file: None,
+        records_in_file,
         records_excluded: 0,
     };
+    if let Some(counts) = &shapefile_counts {
+        exclude_deleted(&mut source, &mut rows, counts);
+        if !counts.agree() {
+            source.notes.push(parts_disagree(counts));
+        }
+    }
+    source.check_conservation(rows.len());
     Ok((source, rows))
+}
+
+/// The features a GeoPackage or GeoJSON file holds, counted apart from the features GDAL returned:
+/// SQL `COUNT(*)` over a GeoPackage table, a scan of a GeoJSON's `features` array.
+fn independent_count(ds: &Dataset, path: &Path, layer: &str) -> Option<u64> {
+    match extension(path).as_str() {
+        "gpkg" => {
+            let sql = format!("SELECT COUNT(*) FROM \"{}\"", layer.replace('"', "\"\""));
+            let mut rs = ds
+                .execute_sql(sql, None, gdal::vector::sql::Dialect::SQLITE)
+                .ok()??;
+            let n = rs.features().next()?.field_as_integer64(0).ok()??;
+            u64::try_from(n).ok()
+        }
+        "geojson" | "json" => count::geojson_features(&std::fs::read(path).ok()?),
+        _ => None,
+    }
+}
+
+/// Deleted DBF records (flag `*`) are not records of the table: each is reported with its record
+/// number and counted as excluded, whether or not GDAL returned it.
+fn exclude_deleted(
+    source: &mut SourceFile,
+    rows: &mut Vec<RawRow>,
+    counts: &crate::count::ShapefileCounts,
+) {
+    if counts.deleted.is_empty() {
+        return;
+    }
+    let deleted: std::collections::BTreeSet<u32> = counts.deleted.iter().copied().collect();
+    rows.retain(|r| !deleted.contains(&r.row));
+    source.records_excluded += deleted.len() as u64;
+    for &n in &deleted {
+        source.notes.push(FileNote {
+            rule: "deleted_record",
+            severity: Severity::Warning,
+            column: None,
+            row: Some(n),
+            value: "*".into(),
+            message_zh: format!("属性表（.dbf）第 {n} 条记录带删除标记（*），按规则不读入"),
+            message_en: format!(
+                "DBF record {n} carries the deleted flag (*); excluded by rule, not read"
+            ),
+        });
+    }
+}
+
+/// The three parts of a shapefile tell different record counts: a file-level error.
+fn parts_disagree(c: &crate::count::ShapefileCounts) -> FileNote {
+    let dbf = if c.dbf_declared == c.dbf_present {
+        c.dbf_declared.to_string()
+    } else {
+        format!("{} (header says {})", c.dbf_present, c.dbf_declared)
+    };
+    let dbf_zh = if c.dbf_declared == c.dbf_present {
+        c.dbf_declared.to_string()
+    } else {
+        format!("{}（文件头记为 {}）", c.dbf_present, c.dbf_declared)
+    };
+    FileNote {
+        rule: "shapefile_parts_disagree",
+        severity: Severity::Error,
+        column: None,
+        row: None,
+        value: format!("shp {}, shx {}, dbf {dbf}", c.shp, c.shx),
+        message_zh: format!(
+            "矢量文件各部分记录数不一致：.shp {} 条、.shx {} 条、.dbf {dbf_zh} 条（文件可能被截断或拼接）",
+            c.shp, c.shx
+        ),
+        message_en: format!(
+            "the shapefile's parts disagree: .shp {} records, .shx {}, .dbf {dbf} (truncated or mixed files?)",
+            c.shp, c.shx
+        ),
+    }
 }

@@ -229,6 +229,33 @@ impl UnitIndex {
             .map(|k| self.codes[k].as_str())
     }
 
+    /// The unit nearest to a point outside every unit, and the distance to its boundary in metres
+    /// (on the sphere): what a reviewer needs to tell a typo from a point just over the border.
+    pub fn nearest(&self, lon: f64, lat: f64) -> Option<(&str, f64)> {
+        use geo::{ClosestPoint, Distance, Haversine};
+        if !lon.is_finite() || !lat.is_finite() {
+            return None;
+        }
+        let p = Point::new(lon, lat);
+        let mut best: Option<(usize, f64, f64)> = None; // unit, degrees², metres
+        // Boxes come nearest first; a box farther than the best exact distance ends the search.
+        for (g, box_d2) in self.tree.nearest_neighbor_iter_with_distance_2(&[lon, lat]) {
+            if best.is_some_and(|(_, d2, _)| box_d2 > d2) {
+                break;
+            }
+            let k = g.data;
+            let q = match self.shapes[k].closest_point(&p) {
+                geo::Closest::Intersection(q) | geo::Closest::SinglePoint(q) => q,
+                geo::Closest::Indeterminate => continue,
+            };
+            let d2 = (q.x() - lon).powi(2) + (q.y() - lat).powi(2);
+            if best.is_none_or(|(_, b, _)| d2 < b) {
+                best = Some((k, d2, Haversine.distance(p, q)));
+            }
+        }
+        best.map(|(k, _, m)| (self.codes[k].as_str(), m))
+    }
+
     pub fn contains_code(&self, code: &str) -> bool {
         self.codes.iter().any(|c| c == code)
     }
@@ -347,6 +374,25 @@ mod tests {
             w.extend_from_slice(&f64::to_le_bytes(y));
         }
         w
+    }
+
+    #[test]
+    fn nearest_unit_and_distance_in_metres() {
+        let squares = [("A", 100.0), ("B", 100.02), ("C", 101.0)].map(|(code, x0)| {
+            let Ok(Geom::Polygon(mp)) = parse_wkb(&square_wkb(x0, 25.0, 0.01)) else {
+                panic!("a square")
+            };
+            (code.to_owned(), mp)
+        });
+        let idx = UnitIndex::new(squares);
+        // 0.001° east of B's east edge at 25°N: about 101 m.
+        let (code, m) = idx.nearest(100.031, 25.005).unwrap();
+        assert_eq!(code, "B");
+        assert!((m - 100.9).abs() < 1.0, "{m}");
+        // Between A and B, nearer A. Inside a unit: distance zero.
+        assert_eq!(idx.nearest(100.0125, 25.005).unwrap().0, "A");
+        assert_eq!(idx.nearest(101.005, 25.005), Some(("C", 0.0)));
+        assert_eq!(idx.nearest(f64::NAN, 25.0), None);
     }
 
     #[test]
