@@ -34,7 +34,9 @@ impl ShapefileCounts {
 
     /// Whether every part tells the same number.
     pub fn agree(&self) -> bool {
-        self.shp == self.shx && self.shx == self.dbf_declared && self.dbf_declared == self.dbf_present
+        self.shp == self.shx
+            && self.shx == self.dbf_declared
+            && self.dbf_declared == self.dbf_present
     }
 }
 
@@ -270,8 +272,14 @@ mod tests {
             "features":[{"type":"Feature","properties":{"features":[1,2,3],"s":"a]b\"}"},"geometry":null},
             {"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[1,2]}}]}"#;
         assert_eq!(geojson_features(t), Some(2));
-        assert_eq!(geojson_features(br#"{"type":"FeatureCollection","features":[]}"#), Some(0));
-        assert_eq!(geojson_features(br#"{"type":"Feature","geometry":null}"#), None);
+        assert_eq!(
+            geojson_features(br#"{"type":"FeatureCollection","features":[]}"#),
+            Some(0)
+        );
+        assert_eq!(
+            geojson_features(br#"{"type":"Feature","geometry":null}"#),
+            None
+        );
         assert_eq!(geojson_features(br#"{"features":[{"a":1},"#), None);
     }
 }

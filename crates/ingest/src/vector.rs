@@ -10,8 +10,7 @@ use riskcensus_spatial::{Geom, parse_wkb};
 
 use crate::header::FieldNames;
 use crate::{
-    count,
-    Error, FileNote, Input, RawCell, RawRow, Result, SourceFile, VectorOptions, extension,
+    Error, FileNote, Input, RawCell, RawRow, Result, SourceFile, VectorOptions, count, extension,
 };
 
 /// Marks an attribute column replaced by the geometry (a point layer's longitude and latitude).
@@ -122,12 +121,12 @@ pub(crate) fn read_vector(
             });
         };
         let shx = sibling(path, "shx").unwrap_or_else(|| path.with_extension("shx"));
-        shapefile_counts = Some(count::shapefile(path, &shx, &dbf).map_err(|(path, message)| {
-            Error::Corrupt {
+        shapefile_counts = Some(count::shapefile(path, &shx, &dbf).map_err(
+            |(path, message)| Error::Corrupt {
                 path: path.into(),
                 message,
-            }
-        })?);
+            },
+        )?);
         if let Some(e) = &input.encoding {
             let e = match e.to_ascii_uppercase().as_str() {
                 "GBK" | "CP936" | "GB2312" | "GB18030" => "CP936",

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use riskcensus_qc::{CleanTable, Issue, Value};
+use riskcensus_risk::units::RecordUnits;
 use riskcensus_schema::{FieldType, TableSchema};
 use riskcensus_spatial::{Geom, parse_wkb};
 
@@ -27,6 +28,7 @@ pub fn column_names(schema: &TableSchema) -> Vec<String> {
         "source_file",
         "source_row",
         "unit_code",
+        "assigned_by",
         "geometry",
         "county",
     ] {
@@ -120,10 +122,23 @@ fn table_frames(
     schema: &TableSchema,
     clean: &CleanTable,
     files: &[String],
+    assigned: Option<&RecordUnits>,
     projjson: &str,
 ) -> Result<Vec<(String, DataFrame, Option<String>)>> {
     let names = column_names(schema);
     let point = riskcensus_risk::units::point_fields(schema);
+    // The unit the join placed each record in, and how; tables the join did not read keep their
+    // declared unit.
+    let unit_of = |i: usize| -> (Option<String>, Option<&'static str>) {
+        match assigned {
+            Some(a) => (a.unit[i].clone(), a.how[i].as_str()),
+            None => {
+                let u = clean.rows[i].unit.clone();
+                let how = u.as_ref().map(|_| "code");
+                (u, how)
+            }
+        }
+    };
     let county_of = |unit: &Option<String>| {
         unit.as_deref()
             .and_then(|u| u.get(..6))
@@ -131,8 +146,8 @@ fn table_frames(
             .to_owned()
     };
     let mut parts: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, r) in clean.rows.iter().enumerate() {
-        parts.entry(county_of(&r.unit)).or_default().push(i);
+    for i in 0..clean.rows.len() {
+        parts.entry(county_of(&unit_of(i).0)).or_default().push(i);
     }
     let mut out = Vec::new();
     for (county, idx) in parts {
@@ -191,9 +206,11 @@ fn table_frames(
         }
         cols.push(Column::new(
             "unit_code".into(),
-            idx.iter()
-                .map(|&i| clean.rows[i].unit.clone())
-                .collect::<Vec<_>>(),
+            idx.iter().map(|&i| unit_of(i).0).collect::<Vec<_>>(),
+        ));
+        cols.push(Column::new(
+            "assigned_by".into(),
+            idx.iter().map(|&i| unit_of(i).1).collect::<Vec<_>>(),
         ));
         cols.push(Column::new(
             "source_file".into(),
@@ -368,7 +385,12 @@ fn issues_frame(issues: &[&Issue]) -> Result<DataFrame> {
 
 /// Writes every clean table, the issues, and the data dictionary (with the graded units' columns
 /// when `unit_risk` is given). Returns the files written.
-pub fn write_all(run: &Run, v: &Validated, unit_risk: Option<&DataFrame>) -> Result<Vec<PathBuf>> {
+pub fn write_all(
+    run: &Run,
+    v: &Validated,
+    records: &BTreeMap<String, RecordUnits>,
+    unit_risk: Option<&DataFrame>,
+) -> Result<Vec<PathBuf>> {
     let root = run.out_dir.join("parquet");
     let projjson = projjson_4490(&root)?;
     let mut written = Vec::new();
@@ -380,7 +402,15 @@ pub fn write_all(run: &Run, v: &Validated, unit_risk: Option<&DataFrame>) -> Res
         let Some(schema) = run.schemas.table(&r.table) else {
             continue;
         };
-        for (county, mut df, geo) in table_frames(run, schema, &r.clean, &r.files, &projjson)? {
+        let frames = table_frames(
+            run,
+            schema,
+            &r.clean,
+            &r.files,
+            records.get(&r.table),
+            &projjson,
+        )?;
+        for (county, mut df, geo) in frames {
             let path = root
                 .join(&r.table)
                 .join(format!("county={county}"))
@@ -416,7 +446,13 @@ pub fn write_all(run: &Run, v: &Validated, unit_risk: Option<&DataFrame>) -> Res
                 "unit_code",
                 "评估单元代码",
                 "text",
-                "the township (unit) the record was assigned to",
+                "the unit the record was assigned to (its township, or the county unit of a city run)",
+            ),
+            (
+                "assigned_by",
+                "归属方式",
+                "text",
+                "how the unit was found: code (declared township code), point (point in polygon), overlap (largest footprint overlap); empty when none",
             ),
             (
                 "source_file",

@@ -190,7 +190,12 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
     let validated = validate(run, progress)?;
     progress("join and score", 0, 1);
     let scored = join_and_score(run, &validated)?;
-    geoparquet::write_all(run, &validated, scored.risk.as_ref().map(|r| &r.df))?;
+    geoparquet::write_all(
+        run,
+        &validated,
+        &scored.records,
+        scored.risk.as_ref().map(|r| &r.df),
+    )?;
     let package = package::build(run, &inputs, &validated.summary)?;
     let report = RunReport {
         name: run.name.clone(),

@@ -15,6 +15,9 @@ pub struct Scored {
     /// The graded units, when the pipeline has a model.
     pub risk: Option<riskcensus_risk::ScoredUnits>,
     pub assignments: Assignments,
+    /// Per joined table: each clean record's unit and how it was found (published as `unit_code`
+    /// and `assigned_by`).
+    pub records: BTreeMap<String, riskcensus_risk::units::RecordUnits>,
     /// The maps drawn (SVG and PNG per score); none without unit polygons or a model.
     pub maps: Vec<std::path::PathBuf>,
 }
@@ -62,7 +65,11 @@ pub fn join_and_score(run: &Run, v: &Validated) -> Result<Scored> {
             }),
         }
     }
-    let (table, assignments) = unit_table(&units, &hazards, &inputs).map_err(risk_err)?;
+    let riskcensus_risk::aggregate::UnitTable {
+        df: table,
+        assignments,
+        records,
+    } = unit_table(&units, &hazards, &inputs).map_err(risk_err)?;
     tracing::info!(
         units = table.height(),
         columns = table.width(),
@@ -85,7 +92,9 @@ pub fn join_and_score(run: &Run, v: &Validated) -> Result<Scored> {
             ))
         })
         .collect();
-    finish(run, table, assignments, shapes)
+    let mut scored = finish(run, table, assignments, shapes)?;
+    scored.records = records;
+    Ok(scored)
 }
 
 fn finish(
@@ -135,6 +144,7 @@ fn finish(
         units: table,
         risk,
         assignments,
+        records: BTreeMap::new(),
         maps,
     })
 }

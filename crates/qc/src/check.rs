@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use rayon::prelude::*;
 use riskcensus_ingest::{RawRow, RawTable};
 use riskcensus_schema::{DivisionLevel, FieldSchema, GeometryKind, Rule, Severity, TableSchema};
-use riskcensus_spatial::gcj02::gcj02_to_wgs84;
+use riskcensus_spatial::gcj02::{gcj02_to_wgs84, wgs84_to_gcj02};
 use riskcensus_spatial::{
-    BoundaryProblem, Geom, boundary_problems, is_empty, is_valid_wkb, parse_wkb,
+    BoundaryProblem, Geom, UnitIndex, boundary_problems, is_empty, is_valid_wkb, parse_wkb,
 };
 
 use crate::coerce::{Value, coerce};
@@ -30,6 +30,7 @@ struct RowOutcome {
     values: Vec<Value>,
     findings: Vec<Finding>,
     unit: Option<String>,
+    unit_from_point: bool,
     repaired: u32,
 }
 
@@ -195,6 +196,7 @@ pub fn check_table(raw: RawTable, schema: &TableSchema, ctx: &Context<'_>) -> Ta
                 values: o.values,
                 geometry: raw_row.geometry,
                 unit: o.unit,
+                unit_from_point: o.unit_from_point,
             });
         }
     }
@@ -424,10 +426,131 @@ fn name_of(ctx: &Context<'_>, code: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The code of a unit layer (checked before any units exist) that no township rule covers, e.g. a
+/// county layer: it must be a code of the registry's edition, and not one the division changes
+/// retired, or the unit would be graded under a code no other table can match.
+fn unit_layer_code(
+    schema: &TableSchema,
+    values: &[Value],
+    field_ok: &[bool],
+    ctx: &Context<'_>,
+    township_valid: &mut HashMap<usize, bool>,
+    findings: &mut Vec<Finding>,
+) {
+    if ctx.units.is_some() || schema.geometry != GeometryKind::Polygon {
+        return;
+    }
+    let Some(k) = schema
+        .primary_key
+        .first()
+        .and_then(|k| schema.field_index(k))
+    else {
+        return;
+    };
+    if township_valid.contains_key(&k) || !field_ok[k] {
+        return;
+    }
+    let Some(code) = values[k].as_str() else {
+        return;
+    };
+    let f = &schema.fields[k];
+    let problem = if let Some(new) = ctx.stale.get(code) {
+        Some((
+            "retired_unit_code",
+            format!(
+                "单元代码 {code} 已撤销，现为 {new}（{}）",
+                name_of(ctx, new)
+            ),
+            format!("unit code {code} was retired; it is now {new}"),
+        ))
+    } else if ctx.registry.get(code).is_none() {
+        Some((
+            "unknown_unit_code",
+            format!(
+                "“{}”{code} 不在 {} 统计用区划代码中（旧版代码？）",
+                f.name_zh,
+                riskcensus_schema::divisions::EDITION
+            ),
+            format!(
+                "{}: unit code {code} is not in the division list ({}): a code of another edition?",
+                f.code,
+                riskcensus_schema::divisions::EDITION
+            ),
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some((rule, zh, en)) => {
+            findings.push(finding(k, code.to_owned(), rule, Severity::Error, zh, en));
+            township_valid.insert(k, false);
+        }
+        None => {
+            township_valid.insert(k, true);
+        }
+    }
+}
+
+/// A point that falls in no unit: names the nearest unit and the distance, and says so when a
+/// GCJ-02 shift (either way: the point from a web map, or the boundaries) would place it.
+fn outside_units(field: usize, x: f64, y: f64, units: &UnitIndex, ctx: &Context<'_>) -> Finding {
+    let nearest = units.nearest(x, y);
+    let (near_zh, near_en) = match nearest {
+        Some((code, m)) => (
+            format!(
+                "；最近的单元为{}（{code}），相距约 {:.0} 米",
+                name_of(ctx, code),
+                m
+            ),
+            format!("; the nearest unit is {code}, about {m:.0} m away"),
+        ),
+        None => (String::new(), String::new()),
+    };
+    let (wx, wy) = gcj02_to_wgs84(x, y);
+    let (gx, gy) = wgs84_to_gcj02(x, y);
+    let (shift_zh, shift_en) = if let Some(at) = units.locate(wx, wy) {
+        (
+            format!(
+                "；按火星坐标（GCJ-02）纠偏后落在{}（{at}）内，疑似坐标取自网络地图",
+                name_of(ctx, at)
+            ),
+            format!("; corrected from GCJ-02 it falls in {at}: coordinates from a web map?"),
+        )
+    } else if let Some(at) = units.locate(gx, gy) {
+        (
+            format!(
+                "；按 GCJ-02 偏移后落在{}（{at}）内，疑似边界图层为火星坐标",
+                name_of(ctx, at)
+            ),
+            format!("; shifted to GCJ-02 it falls in {at}: are the unit boundaries GCJ-02?"),
+        )
+    } else {
+        (String::new(), String::new())
+    };
+    finding(
+        field,
+        format!("{}, {}", num(x), num(y)),
+        "point_outside_units",
+        Severity::Error,
+        format!(
+            "坐标 {}, {} 不在任何评估单元内，无法归属{near_zh}{shift_zh}",
+            num(x),
+            num(y)
+        ),
+        format!(
+            "point {}, {} falls in no unit and cannot be assigned{near_en}{shift_en}",
+            num(x),
+            num(y)
+        ),
+    )
+}
+
 fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcome {
     let mut findings = Vec::new();
     let mut values = Vec::with_capacity(schema.fields.len());
     let mut repaired = 0u32;
+    // The unit a record without a declared township falls in.
+    let mut point_unit: Option<String> = None;
     let mut skip_range = vec![false; schema.fields.len()];
 
     // Swapped coordinates first: both values would otherwise fail their ranges, which hides the cause.
@@ -640,6 +763,15 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
         township_valid.insert(k, ok);
     }
 
+    unit_layer_code(
+        schema,
+        &values,
+        &field_ok,
+        ctx,
+        &mut township_valid,
+        &mut findings,
+    );
+
     for rule in &schema.rules {
         match rule {
             Rule::TownshipCode { .. } | Rule::DuplicateRecord { .. } => {}
@@ -684,14 +816,24 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
                     .as_deref()
                     .or(village.as_deref())
                     .and_then(|f| schema.field_index(f));
-                let Some(kd) = declared_field else { continue };
-                if township_valid.get(&kd) != Some(&true) {
+                let Some(units) = ctx.units else { continue };
+                let declared_ok = declared_field.map(|kd| township_valid.get(&kd) == Some(&true));
+                // A record that names no township (no such column, or left empty) is placed by its
+                // point; one that names an invalid township already carries that error.
+                let names_none = declared_field.is_none_or(|kd| values[kd].is_null());
+                if declared_ok != Some(true) {
+                    if names_none {
+                        match units.locate(x, y) {
+                            Some(at) => point_unit = Some(at.to_owned()),
+                            None => findings.push(outside_units(a, x, y, units, ctx)),
+                        }
+                    }
                     continue;
                 }
+                let Some(kd) = declared_field else { continue };
                 let Some(declared) = values[kd].as_str().and_then(|s| s.get(..9)) else {
                     continue;
                 };
-                let Some(units) = ctx.units else { continue };
                 let at = units.locate(x, y);
                 // Units may be townships or larger (counties): a unit covers the codes it prefixes.
                 let covers = |u: Option<&str>| u.is_some_and(|u| declared.starts_with(u));
@@ -833,6 +975,10 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
             },
         }
     }
+    let unit_from_point = unit.is_none() && point_unit.is_some();
+    if unit_from_point {
+        unit = point_unit;
+    }
     // The units layer's own code is its unit.
     if unit.is_none()
         && ctx.units.is_none()
@@ -848,6 +994,7 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
         values,
         findings,
         unit,
+        unit_from_point,
         repaired,
     }
 }

@@ -56,8 +56,10 @@ pub struct CleanRow {
     pub row: u32,
     pub values: Vec<Value>,
     pub geometry: Option<Box<[u8]>>,
-    /// The record's township code.
+    /// The record's township code: declared, or (when `unit_from_point`) the unit its point falls in.
     pub unit: Option<String>,
+    /// The record declares no township; `unit` is where its point falls.
+    pub unit_from_point: bool,
 }
 
 /// The clean part of a table.

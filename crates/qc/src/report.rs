@@ -303,6 +303,8 @@ fn write_xlsx(path: &Path, summary: &Summary, results: &[TableResult]) -> Result
         "差错率",
         "是否通过",
         "已修正单元格",
+        "按规则排除记录数",
+        "文件级错误",
     ];
     for (c, h) in head.iter().enumerate() {
         ws.write_string_with_format(3, c as u16, *h, &bold)
@@ -332,6 +334,8 @@ fn write_xlsx(path: &Path, summary: &Summary, results: &[TableResult]) -> Result
         ws.write_string(r, 11, if t.passed { "通过" } else { "不通过" })
             .map_err(e)?;
         ws.write_number(r, 12, t.repaired_cells as f64).map_err(e)?;
+        ws.write_number(r, 13, t.rows_excluded as f64).map_err(e)?;
+        ws.write_number(r, 14, t.file_errors as f64).map_err(e)?;
     }
     ws.set_column_width(0, 16).map_err(e)?;
     ws.set_column_width(1, 30).map_err(e)?;

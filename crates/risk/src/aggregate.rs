@@ -7,7 +7,7 @@ use riskcensus_qc::{CleanTable, Value};
 use riskcensus_schema::TableSchema;
 
 use crate::Result;
-use crate::units::{HazardLayer, UnitSet, assign, locate};
+use crate::units::{HazardLayer, RecordUnits, UnitSet, assign, locate};
 
 /// Structures the census treats as weak against earthquakes.
 pub const WEAK_STRUCTURES: &[&str] = &["土木结构", "石木结构", "木(竹)结构", "混杂结构", "其他"];
@@ -105,6 +105,16 @@ fn total_where(name: &str, cond: Expr, alias: &str) -> Expr {
 /// How records of each table were assigned, for the run's report.
 pub type Assignments = BTreeMap<String, crate::units::Assignment>;
 
+/// The unit table, and how the records of each table were assigned to units.
+pub struct UnitTable {
+    /// One row per unit.
+    pub df: DataFrame,
+    /// Per table: counts by how records were assigned.
+    pub assignments: Assignments,
+    /// Per table: each clean record's unit and how it was found, in row order.
+    pub records: BTreeMap<String, RecordUnits>,
+}
+
 /// The columns `unit_table` makes for these tables and hazards (name, classes), in order: what a
 /// model may refer to, known before any data is read.
 pub fn expected_columns(tables: &[&str], hazards: &[(String, Vec<i64>)]) -> Vec<String> {
@@ -185,7 +195,7 @@ pub fn unit_table(
     units: &UnitSet,
     hazards: &[HazardLayer],
     tables: &[TableInput<'_>],
-) -> Result<(DataFrame, Assignments)> {
+) -> Result<UnitTable> {
     let n = units.units.len();
     let mut base = vec![
         Column::new(
@@ -215,14 +225,16 @@ pub fn unit_table(
     }
     let mut lf = DataFrame::new(n, base)?.lazy();
     let mut assignments = Assignments::new();
+    let mut per_record = BTreeMap::new();
     let mut count_columns: Vec<String> = Vec::new();
 
     for t in tables {
         let code = t.schema.code.as_str();
         let located = locate(t.clean, t.schema);
-        let (unit_of, how) = assign(t.clean, &located, units);
+        let (records, how) = assign(t.clean, &located, units);
         assignments.insert(code.to_owned(), how);
-        let mut cols = vec![Column::new("unit".into(), unit_of)];
+        let mut cols = vec![Column::new("unit".into(), records.unit.clone())];
+        per_record.insert(code.to_owned(), records);
         let mut aggs: Vec<Expr> = Vec::new();
         // Figures are summed as integers (thousandths): integer sums do not depend on the order of
         // the rows or on how polars splits them across threads, so neither changes a score.
@@ -445,5 +457,9 @@ pub fn unit_table(
     } else {
         lf.with_columns(fill).collect()?
     };
-    Ok((df, assignments))
+    Ok(UnitTable {
+        df,
+        assignments,
+        records: per_record,
+    })
 }

@@ -278,25 +278,62 @@ pub struct Assignment {
     pub unassigned: u64,
 }
 
+/// How one record found its unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssignedBy {
+    /// Its declared township (or village) code.
+    Code,
+    /// The unit its point falls in.
+    Point,
+    /// The unit its footprint overlaps most.
+    Overlap,
+    /// Neither.
+    None,
+}
+
+impl AssignedBy {
+    /// The published value of `assigned_by` (`None`: null).
+    pub fn as_str(self) -> Option<&'static str> {
+        match self {
+            AssignedBy::Code => Some("code"),
+            AssignedBy::Point => Some("point"),
+            AssignedBy::Overlap => Some("overlap"),
+            AssignedBy::None => None,
+        }
+    }
+}
+
+/// Where each clean record of a table went, in row order: what analysts see as `unit_code` and
+/// `assigned_by`.
+#[derive(Debug, Clone, Default)]
+pub struct RecordUnits {
+    pub unit: Vec<Option<String>>,
+    pub how: Vec<AssignedBy>,
+}
+
 /// The unit of every clean record, in row order, and how each was found.
 pub fn assign(
     table: &CleanTable,
     located: &[Located],
     units: &UnitSet,
-) -> (Vec<Option<String>>, Assignment) {
+) -> (RecordUnits, Assignment) {
     let results: Vec<(Option<String>, u8)> = table
         .rows
         .par_iter()
         .zip(located.par_iter())
         .map(|(r, l)| {
             // A declared code that is a unit, or whose prefix is one (a township code in a county run).
-            let declared = r.unit.as_deref().and_then(|c| {
-                units
-                    .units
-                    .iter()
-                    .map(|u| u.code.as_str())
-                    .find(|u| c == *u || (c.len() > u.len() && c.starts_with(u)))
-            });
+            let declared = r
+                .unit
+                .as_deref()
+                .filter(|_| !r.unit_from_point)
+                .and_then(|c| {
+                    units
+                        .units
+                        .iter()
+                        .map(|u| u.code.as_str())
+                        .find(|u| c == *u || (c.len() > u.len() && c.starts_with(u)))
+                });
             if let Some(fp) = &l.footprint
                 && let Some(u) = units.largest_overlap(fp)
             {
@@ -312,19 +349,36 @@ pub fn assign(
         })
         .collect();
     let mut a = Assignment::default();
-    let mut out = Vec::with_capacity(results.len());
+    let mut out = RecordUnits {
+        unit: Vec::with_capacity(results.len()),
+        how: Vec::with_capacity(results.len()),
+    };
     for (u, how) in results {
-        match how {
-            0 => a.by_code += 1,
-            1 => a.by_point += 1,
-            2 => a.by_overlap += 1,
+        let by = match how {
+            0 => {
+                a.by_code += 1;
+                AssignedBy::Code
+            }
+            1 => {
+                a.by_point += 1;
+                AssignedBy::Point
+            }
+            2 => {
+                a.by_overlap += 1;
+                AssignedBy::Overlap
+            }
             3 => {
                 a.by_code += 1;
                 a.disagreements += 1;
+                AssignedBy::Code
             }
-            _ => a.unassigned += 1,
-        }
-        out.push(u);
+            _ => {
+                a.unassigned += 1;
+                AssignedBy::None
+            }
+        };
+        out.unit.push(u);
+        out.how.push(by);
     }
     (out, a)
 }

@@ -67,7 +67,11 @@ fn a_dbf_truncated_mid_way_is_a_file_error_with_the_three_counts() {
         let lost = notes(&t, "row_count_mismatch");
         assert_eq!(lost.len(), 1, "{} rows read: {:?}", t.rows.len(), f.notes);
         assert_eq!(lost[0].severity, Severity::Error);
-        assert!(lost[0].message_en.contains("holds 29 records"), "{}", lost[0].message_en);
+        assert!(
+            lost[0].message_en.contains("holds 29 records"),
+            "{}",
+            lost[0].message_en
+        );
     }
 }
 
@@ -90,7 +94,12 @@ fn a_dbf_with_more_records_than_the_shp_is_a_file_error() {
     assert_eq!(notes(&t, "shapefile_parts_disagree").len(), 1);
     // Whatever GDAL returned, 32 records are either read or named as lost.
     if t.rows.len() != 32 {
-        assert_eq!(notes(&t, "row_count_mismatch").len(), 1, "{:?}", t.files[0].notes);
+        assert_eq!(
+            notes(&t, "row_count_mismatch").len(),
+            1,
+            "{:?}",
+            t.files[0].notes
+        );
     }
 }
 

@@ -8,6 +8,8 @@ use calamine::{Data, Reader, open_workbook_auto};
 use riskcensus_pipeline::{Run, maps, validate};
 use riskcensus_synth::{BuildingGeometry, Options};
 
+mod assignment;
+
 fn generate(dir: &Path, buildings: u64, geometry: BuildingGeometry) -> riskcensus_synth::Summary {
     let mut o = Options::new("530402", dir);
     o.buildings = buildings;
