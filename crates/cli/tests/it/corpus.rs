@@ -375,10 +375,12 @@ fn check_group(group: &str, variants: &[Variant]) {
 /// nothing half-written.
 fn common(o: &Outcome, run_dir: &Path) -> Result<(), String> {
     if !matches!(o.code, Some(0..=2)) {
+        let head: Vec<&str> = o.stderr.lines().take(2).collect();
         return Err(format!(
-            "exit code {:?} (a signal, an abort or a hang): {}",
+            "exit code {:?} (a signal, an abort or a hang): {} … {}",
             o.code,
-            tail(&o.stderr)
+            head.join(" / "),
+            o.stderr.lines().next_back().unwrap_or("")
         ));
     }
     if o.stderr.contains("panicked") {
@@ -2253,10 +2255,20 @@ fn run_units_deleted_record(d: &Path) -> Expect {
     }
 }
 
+/// A file stands where the run must make its `gis/` folder: the run fails (exit 2) naming it, after
+/// QC and the GeoParquet were written, and leaves no package and no temporary file behind.
+fn run_output_blocked(d: &Path) -> Expect {
+    let run_dir = d.parent().unwrap().join("out").join(RUN_NAME);
+    std::fs::create_dir_all(&run_dir).unwrap();
+    std::fs::write(run_dir.join("gis"), b"not a folder").unwrap();
+    refused(&["gis"], &["gis"])
+}
+
 const LATER_STAGES: &[Variant] = &[
     run("run_units_nan_coords", run_units_nan_coords),
     run("run_hazard_huge_coords", run_hazard_huge_coords),
     run("run_units_deleted_record", run_units_deleted_record),
+    run("run_output_blocked", run_output_blocked),
 ];
 
 #[test]
