@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod corpus;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_riskcensus"))
 }
