@@ -46,6 +46,12 @@ pub enum Error {
         message: String,
         hint: String,
     },
+    #[error("package {path} does not verify: {message} (hint: {hint})")]
+    Package {
+        path: PathBuf,
+        message: String,
+        hint: String,
+    },
     #[error("cannot read input {path}: {source}")]
     Input {
         path: PathBuf,

@@ -4,13 +4,12 @@
 //! provincial maps, GIS layer and package are written as for a county.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::package::{Identity, InputHash, Manifest, QcTable, sanitize, verify};
+use crate::package::{Identity, InputHash, Manifest, QcTable, sanitize, unpack};
 use crate::{Error, Result, write_atomic};
 
 /// What a merge did.
@@ -30,8 +29,9 @@ pub struct MergeReport {
     pub out_dir: PathBuf,
 }
 
-/// One county package, read: its manifest and what the merge computes with. The partitions and QC
-/// files are streamed to the output later, so only one county's unit table is held at a time.
+/// One county package, read: its manifest and what the merge computes with. Its verified entries
+/// wait in a temporary folder until its partitions and QC files are copied to the output, so only
+/// one county's unit table is held in memory at a time.
 struct County {
     path: PathBuf,
     manifest: Manifest,
@@ -40,6 +40,8 @@ struct County {
     /// Unit polygons (WKB) by unit code, from the county's graded units.
     shapes: Vec<(String, Vec<u8>)>,
     dictionary: Vec<u8>,
+    /// The package's entries as verified (hashed while extracted); dropped once copied.
+    unpacked: Option<tempfile::TempDir>,
 }
 
 fn invalid(path: &Path, message: String, hint: &str) -> Error {
@@ -50,17 +52,18 @@ fn invalid(path: &Path, message: String, hint: &str) -> Error {
     }
 }
 
-fn open_zip(path: &Path) -> Result<::zip::ZipArchive<std::fs::File>> {
-    let rerr = |e: &dyn std::fmt::Display| invalid(path, e.to_string(), "re-run verify");
-    let f = std::fs::File::open(path).map_err(|e| rerr(&e))?;
-    ::zip::ZipArchive::new(f).map_err(|e| rerr(&e))
-}
-
+/// Verifies a county package and reads what the merge computes with from its verified entries:
+/// nothing is looked up again in the zip, where a second entry of a name could answer instead.
 fn read_package(path: &Path) -> Result<County> {
-    let problems = verify(path);
-    if !problems.is_empty() {
+    let unpacked = tempfile::tempdir().map_err(|source| Error::Write {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    // Everything but the county's maps and GIS layer, which the merge redraws.
+    let needed = |name: &str| !name.starts_with("maps/") && !name.starts_with("gis/");
+    let manifest = unpack(path, unpacked.path(), &needed).map_err(|problems| {
         let shown: Vec<&str> = problems.iter().take(5).map(String::as_str).collect();
-        return Err(invalid(
+        invalid(
             path,
             format!(
                 "the package does not verify ({} problem(s)): {}",
@@ -68,51 +71,39 @@ fn read_package(path: &Path) -> Result<County> {
                 shown.join("; ")
             ),
             "ask the county office to send it again; `riskcensus verify` lists every problem",
-        ));
-    }
-    let rerr = |e: &dyn std::fmt::Display| invalid(path, e.to_string(), "re-run verify");
-    let mut zip = open_zip(path)?;
-    let mut manifest: Option<Manifest> = None;
-    let mut model = None;
-    let mut unit_table = None;
+        )
+    })?;
+    let root = unpacked.path();
+    let rerr = |name: &str, e: &dyn std::fmt::Display| {
+        invalid(path, format!("{name}: {e}"), "re-run verify")
+    };
+    let read = |name: &str| std::fs::read(root.join(name)).map_err(|e| rerr(name, &e));
+    let listed = |name: &str| manifest.files.iter().any(|e| e.path == name);
+    let model = listed("risk/model.toml")
+        .then(|| read("risk/model.toml"))
+        .transpose()?;
+    let dictionary = listed("parquet/data_dictionary.csv")
+        .then(|| read("parquet/data_dictionary.csv"))
+        .transpose()?
+        .unwrap_or_default();
+    let unit_table = listed("parquet/unit_table.parquet")
+        .then(|| parquet_frame(path, root, "parquet/unit_table.parquet"))
+        .transpose()?;
+    // Unit polygons, for the provincial layer and maps; the grades are redone.
     let mut shapes = Vec::new();
-    let mut dictionary = Vec::new();
-    for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).map_err(|e| rerr(&e))?;
-        let name = entry.name().map_err(|e| rerr(&e))?.into_owned();
-        let wanted = name == "manifest.json"
-            || name == "risk/model.toml"
-            || name == "parquet/unit_table.parquet"
-            || name == "parquet/data_dictionary.csv"
-            || name.starts_with("parquet/unit_risk/");
-        if !wanted {
+    for e in &manifest.files {
+        if !e.path.starts_with("parquet/unit_risk/") {
             continue;
         }
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).map_err(|e| rerr(&e))?;
-        match name.as_str() {
-            "manifest.json" => {
-                manifest = Some(serde_json::from_slice(&bytes).map_err(|e| rerr(&e))?);
-            }
-            "risk/model.toml" => model = Some(bytes),
-            "parquet/unit_table.parquet" => {
-                unit_table = Some(parquet_frame(path, &name, &bytes)?);
-            }
-            "parquet/data_dictionary.csv" => dictionary = bytes,
-            _ => {
-                // Unit polygons, for the provincial layer and maps; the grades are redone.
-                let df = parquet_frame(path, &name, &bytes)?;
-                if let (Ok(codes), Ok(geoms)) = (df.column("unit_code"), df.column("geometry")) {
-                    for (k, g) in codes.str()?.iter().zip(geoms.binary()?.iter()) {
-                        if let (Some(k), Some(g)) = (k, g) {
-                            shapes.push((k.to_owned(), g.to_vec()));
-                        }
-                    }
+        let df = parquet_frame(path, root, &e.path)?;
+        if let (Ok(codes), Ok(geoms)) = (df.column("unit_code"), df.column("geometry")) {
+            for (k, g) in codes.str()?.iter().zip(geoms.binary()?.iter()) {
+                if let (Some(k), Some(g)) = (k, g) {
+                    shapes.push((k.to_owned(), g.to_vec()));
                 }
             }
         }
     }
-    let manifest = manifest.ok_or_else(|| rerr(&"no manifest.json"))?;
     Ok(County {
         path: path.to_owned(),
         manifest,
@@ -120,33 +111,32 @@ fn read_package(path: &Path) -> Result<County> {
         unit_table,
         shapes,
         dictionary,
+        unpacked: Some(unpacked),
     })
 }
 
-/// Streams a county's partitions (`parquet/<table>/county=…`) and QC folder (to `qc/<code>/`) into
-/// `out`, refusing a partition another package already wrote.
-fn copy_entries(c: &County, out: &Path) -> Result<()> {
-    let rerr = |e: &dyn std::fmt::Display| invalid(&c.path, e.to_string(), "re-run verify");
+/// Copies a county's partitions (`parquet/<table>/county=…`) and QC folder (to `qc/<code>/`) from
+/// its verified entries into `out`, refusing a partition another package already wrote; then drops
+/// the county's extracted entries.
+fn copy_entries(c: &mut County, out: &Path) -> Result<()> {
+    let Some(unpacked) = c.unpacked.take() else {
+        return Ok(());
+    };
     let code = sanitize(&c.manifest.region_code);
-    let mut zip = open_zip(&c.path)?;
-    for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).map_err(|e| rerr(&e))?;
-        let Some(rel) = entry.enclosed_name() else {
-            continue;
-        };
-        let name = rel.to_string_lossy().replace('\\', "/");
+    for e in &c.manifest.files {
+        let name = e.path.as_str();
         let dest = if name.starts_with("parquet/")
             && name.contains("/county=")
             && !name.starts_with("parquet/unit_risk/")
         {
-            if out.join(&name).exists() {
+            if out.join(name).exists() {
                 return Err(invalid(
                     &c.path,
                     format!("{name} is also in another package"),
                     "give each county's package once",
                 ));
             }
-            out.join(&name)
+            out.join(name)
         } else if let Some(rest) = name.strip_prefix("qc/") {
             out.join("qc").join(&code).join(rest)
         } else {
@@ -163,17 +153,21 @@ fn copy_entries(c: &County, out: &Path) -> Result<()> {
             path: dest.clone(),
             source,
         };
-        let mut f = std::fs::File::create(&tmp).map_err(werr)?;
-        std::io::copy(&mut entry, &mut f).map_err(werr)?;
+        // A move when the temporary folder is on the same disk, else a copy.
+        let src = unpacked.path().join(name);
+        if std::fs::rename(&src, &tmp).is_err() {
+            std::fs::copy(&src, &tmp).map_err(werr)?;
+        }
         std::fs::rename(&tmp, &dest).map_err(werr)?;
     }
     Ok(())
 }
 
-fn parquet_frame(path: &Path, name: &str, bytes: &[u8]) -> Result<DataFrame> {
-    ParquetReader::new(std::io::Cursor::new(bytes.to_vec()))
-        .finish()
-        .map_err(|e| invalid(path, format!("{name}: {e}"), "re-run verify"))
+/// A verified Parquet entry of a county, read from its extracted file.
+fn parquet_frame(path: &Path, root: &Path, name: &str) -> Result<DataFrame> {
+    let rerr = |e: &dyn std::fmt::Display| invalid(path, format!("{name}: {e}"), "re-run verify");
+    let f = std::fs::File::open(root.join(name)).map_err(|e| rerr(&e))?;
+    ParquetReader::new(f).finish().map_err(|e| rerr(&e))
 }
 
 /// The region the counties make up: the given code, or the province they share.

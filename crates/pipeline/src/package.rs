@@ -1,13 +1,16 @@
 //! The upload package (汇交包): `<county code>_<county name>_<year>.zip` with a fixed layout and a
 //! manifest, and `verify`, which a provincial office runs on what it receives.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::{Error, HashedInput, Result, Run};
+
+mod read;
+pub use read::{MAX_MANIFEST_BYTES, MAX_PARQUET_FOOTER_BYTES, unpack, verify};
 
 /// Top-level folders a package may hold (besides `manifest.json`).
 pub const LAYOUT: &[&str] = &["parquet/", "qc/", "maps/", "gis/", "risk/"];
@@ -289,133 +292,6 @@ pub fn build_from(
         .and_then(|d| d.sync_all())
         .map_err(|e| werr(out, &e))?;
     Ok(path)
-}
-
-/// Checks a package: its layout, the manifest's shape, every file's size and SHA-256, that nothing is
-/// missing or extra, and the row counts of its Parquet tables. Returns what is wrong (empty: whole).
-pub fn verify(path: &Path) -> Vec<String> {
-    let mut problems = Vec::new();
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => return vec![format!("{}: {e}", path.display())],
-    };
-    let mut zip = match zip::ZipArchive::new(file) {
-        Ok(z) => z,
-        Err(e) => return vec![format!("{}: not a whole zip file: {e}", path.display())],
-    };
-    // Size, SHA-256 and (for Parquet) row count of every entry, one entry in memory at a time.
-    struct Seen {
-        bytes: u64,
-        sha256: String,
-        rows: Option<u64>,
-    }
-    let mut contents: std::collections::BTreeMap<String, Seen> = std::collections::BTreeMap::new();
-    let mut raw_manifest = None;
-    for i in 0..zip.len() {
-        let mut f = match zip.by_index(i) {
-            Ok(f) => f,
-            Err(e) => {
-                problems.push(format!("entry {i}: cannot be read: {e}"));
-                continue;
-            }
-        };
-        let name = match f.name() {
-            Ok(n) => n.into_owned(),
-            Err(e) => {
-                problems.push(format!("entry {i}: unreadable name: {e}"));
-                continue;
-            }
-        };
-        if name.starts_with('/') || name.split('/').any(|p| p == "..") {
-            problems.push(format!("{name}: unsafe path"));
-            continue;
-        }
-        if name != "manifest.json" && !LAYOUT.iter().any(|l| name.starts_with(l)) {
-            problems.push(format!(
-                "{name}: outside the package layout ({})",
-                LAYOUT.join(", ")
-            ));
-        }
-        let mut buf = Vec::new();
-        if let Err(e) = f.read_to_end(&mut buf) {
-            problems.push(format!("{name}: cannot be read: {e}"));
-            continue;
-        }
-        if name == "manifest.json" {
-            raw_manifest = Some(buf);
-            continue;
-        }
-        let rows = name
-            .ends_with(".parquet")
-            .then(|| rows_of_parquet(&buf))
-            .flatten();
-        contents.insert(
-            name,
-            Seen {
-                bytes: buf.len() as u64,
-                sha256: sha256(&buf),
-                rows,
-            },
-        );
-    }
-    let Some(raw) = raw_manifest else {
-        problems.push("manifest.json: missing".into());
-        return problems;
-    };
-    let manifest: Manifest = match serde_json::from_slice(&raw) {
-        Ok(m) => m,
-        Err(e) => {
-            problems.push(format!("manifest.json: not a package manifest: {e}"));
-            return problems;
-        }
-    };
-    if manifest.format != FORMAT {
-        problems.push(format!(
-            "manifest.json: format {:?}, expected {FORMAT:?}",
-            manifest.format
-        ));
-    }
-    for e in &manifest.files {
-        match contents.get(&e.path) {
-            None => problems.push(format!(
-                "{}: listed in the manifest, missing from the package",
-                e.path
-            )),
-            Some(seen) => {
-                if seen.bytes != e.bytes {
-                    problems.push(format!(
-                        "{}: {} bytes, the manifest says {}",
-                        e.path, seen.bytes, e.bytes
-                    ));
-                }
-                let h = &seen.sha256;
-                if *h != e.sha256 {
-                    problems.push(format!(
-                        "{}: SHA-256 {h} differs from the manifest's {}",
-                        e.path, e.sha256
-                    ));
-                }
-            }
-        }
-    }
-    for name in contents.keys() {
-        if !manifest.files.iter().any(|e| &e.path == name) {
-            problems.push(format!("{name}: in the package, not in the manifest"));
-        }
-    }
-    for t in &manifest.tables {
-        if let Some(seen) = contents.get(&t.file) {
-            match seen.rows {
-                Some(n) if n == t.rows => {}
-                Some(n) => problems.push(format!(
-                    "{}: {n} rows, the manifest says {}",
-                    t.file, t.rows
-                )),
-                None => problems.push(format!("{}: not a readable Parquet file", t.file)),
-            }
-        }
-    }
-    problems
 }
 
 #[cfg(test)]

@@ -102,30 +102,20 @@ pub fn read_table(dir: &Path, name: &str) -> Result<DataFrame> {
     }
 }
 
-/// Unpacks the `parquet/` folder of an upload package into `into`, for querying.
+/// Verifies an upload package and unpacks its `parquet/` folder into `into`, for querying: the
+/// tables queried are the bytes verified, and a package that does not verify is refused, naming
+/// its problems.
 pub fn unpack_parquet(package: &Path, into: &Path) -> Result<()> {
-    use std::io::Read;
-    let err = |message: String| Error::Invalid {
-        path: package.to_owned(),
-        message,
-        hint: "give a run's output directory or an upload package (.zip)".into(),
-    };
-    let f = std::fs::File::open(package).map_err(|e| err(e.to_string()))?;
-    let mut zip = ::zip::ZipArchive::new(f).map_err(|e| err(format!("not a zip file: {e}")))?;
-    for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).map_err(|e| err(e.to_string()))?;
-        let Some(rel) = entry.enclosed_name() else {
-            continue;
-        };
-        if !rel.starts_with("parquet") || entry.is_dir() {
-            continue;
-        }
-        let mut bytes = Vec::new();
-        entry
-            .read_to_end(&mut bytes)
-            .map_err(|e| err(format!("{}: {e}", rel.display())))?;
-        crate::write_atomic(&into.join(rel), &bytes)?;
-    }
+    crate::package::unpack(package, into, &|name| name.starts_with("parquet/")).map_err(
+        |problems| {
+            let shown: Vec<&str> = problems.iter().take(5).map(String::as_str).collect();
+            Error::Package {
+                path: package.to_owned(),
+                message: format!("{} problem(s): {}", problems.len(), shown.join("; ")),
+                hint: "`riskcensus verify` lists every problem; ask for the package again".into(),
+            }
+        },
+    )?;
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 //! Ingest and QC on whole generated counties: QC finds exactly the injected defects, loses no row,
 //! and reports the same figures in every output, whatever the thread count.
 
+mod hostile;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
