@@ -81,6 +81,16 @@ pub fn shx_records(bytes: &[u8]) -> Result<u64, String> {
     if bytes.len() < SHP_HEADER || be_i32(bytes, 0) != Some(SHP_FILE_CODE) {
         return Err("the .shx header is missing or is not a shapefile index header".into());
     }
+    // The header's file length (in 16-bit words) against the bytes there: a cut-short index.
+    let declared = be_i32(bytes, 24).unwrap_or(0) as i64 * 2;
+    if declared > bytes.len() as i64 {
+        return Err(format!(
+            "the .shx header declares {declared} bytes ({} index records) but the file has {} bytes ({} records): the index is cut short",
+            (declared - SHP_HEADER as i64).max(0) / 8,
+            bytes.len(),
+            (bytes.len() - SHP_HEADER) / 8
+        ));
+    }
     Ok(((bytes.len() - SHP_HEADER) / 8) as u64)
 }
 
@@ -95,6 +105,12 @@ pub fn dbf_records(bytes: &[u8]) -> Result<(u64, u64, Vec<u32>), String> {
     if header_len < 32 || record_len == 0 {
         return Err(format!(
             "the .dbf header is corrupt (header length {header_len}, record length {record_len})"
+        ));
+    }
+    if header_len > bytes.len() {
+        return Err(format!(
+            "the .dbf header says its records start at byte {header_len}, beyond the end of the file ({} bytes)",
+            bytes.len()
         ));
     }
     let body = bytes.get(header_len..).unwrap_or(&[]);
@@ -231,9 +247,12 @@ mod tests {
 
     #[test]
     fn shx_entries_are_counted_from_its_length() {
-        let mut shx = shp_header(0);
+        let mut shx = shp_header((100 + 8 * 29) / 2);
         shx.extend([0u8; 8 * 29]);
         assert_eq!(shx_records(&shx), Ok(29));
+        // Cut short of what its header declares.
+        let e = shx_records(&shx[..100 + 8 * 10]).unwrap_err();
+        assert!(e.contains("29 index records") && e.contains("(10 records)"), "{e}");
     }
 
     fn dbf(declared: u32, flags: &[u8]) -> Vec<u8> {
@@ -264,6 +283,7 @@ mod tests {
         let cut = &d[..65 + 5 * 2 + 2];
         assert_eq!(dbf_records(cut), Ok((4, 2, vec![])));
         assert!(dbf_records(&d[..20]).is_err());
+        assert!(dbf_records(&d[..40]).unwrap_err().contains("beyond the end"));
     }
 
     #[test]

@@ -51,6 +51,15 @@ pub enum Error {
         table: String,
     },
     #[error(
+        "{path}, layer {layer:?}: required field(s) missing from the attribute table: {missing} (hint: add the fields, or name them as the schema does; `riskcensus schema {table}` lists the names)"
+    )]
+    MissingFields {
+        path: PathBuf,
+        layer: String,
+        missing: String,
+        table: String,
+    },
+    #[error(
         "{path}: looks binary, not text (byte {offset} is {byte:#04x}) (hint: export the sheet as CSV again)"
     )]
     Binary {

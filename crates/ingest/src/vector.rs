@@ -167,9 +167,19 @@ pub(crate) fn read_vector(
             ..Default::default()
         },
     )
-    .map_err(|e| Error::VectorOpen {
-        path: path.clone(),
-        message: e.to_string(),
+    .map_err(|e| match shapefile_counts.as_ref().filter(|c| !c.agree()) {
+        // GDAL's own words name no place; the parts' counts do.
+        Some(c) => Error::Corrupt {
+            path: path.clone(),
+            message: format!(
+                "GDAL cannot open it, and its parts disagree: {} ({e})",
+                parts_disagree(c).message_en
+            ),
+        },
+        None => Error::VectorOpen {
+            path: path.clone(),
+            message: e.to_string(),
+        },
     })?;
     let names: Vec<String> = ds.layers().map(|l| l.name()).collect();
     let mut layer = match &input.layer {
@@ -285,10 +295,9 @@ pub(crate) fn read_vector(
         field_columns[b] = Some("geometry".into());
     }
     if let Some(missing) = crate::missing_required(schema, &field_columns) {
-        return Err(Error::MissingColumns {
+        return Err(Error::MissingFields {
             path: path.clone(),
-            sheet: layer_name,
-            row: 0,
+            layer: layer_name,
             missing,
             table: schema.code.clone(),
         });

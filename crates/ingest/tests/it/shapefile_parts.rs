@@ -112,8 +112,10 @@ fn an_shx_listing_fewer_records_than_the_shp_is_a_file_error() {
     // Cut short, its header still claiming 29 entries: GDAL refuses it, and the error names it.
     let mut cut = bytes[..bytes.len() - 5 * 8].to_vec();
     std::fs::write(&shx, &cut).unwrap();
-    let e = read(schemas().table("xzqh_xz").unwrap(), &shp).unwrap_err();
-    assert!(e.to_string().contains("xzqh_xz.shp"), "{e}");
+    let e = read(schemas().table("xzqh_xz").unwrap(), &shp)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("xzqh_xz.shx") && e.contains("cut short"), "{e}");
     // A consistent index that lists 24 of the 29 records: GDAL reads what it lists.
     let words = (cut.len() / 2) as i32;
     cut[24..28].copy_from_slice(&words.to_be_bytes());
