@@ -8,6 +8,8 @@ use riskcensus_schema::{SchemaSet, TableSchema};
 use riskcensus_synth::{BuildingGeometry, Options};
 use rust_xlsxwriter::Workbook;
 
+mod sheets;
+
 fn schemas() -> SchemaSet {
     SchemaSet::builtin().unwrap()
 }
