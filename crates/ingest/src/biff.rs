@@ -38,6 +38,7 @@ fn u64_at(b: &[u8], at: usize) -> Option<u64> {
 }
 
 /// Why a file is refused, before the path is attached.
+#[derive(Debug)]
 struct Refusal {
     part: String,
     what: String,
@@ -490,4 +491,24 @@ pub(crate) fn check_xls(path: &Path) -> Result<()> {
         check_sheet(path, &name, sheet, &mut total)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_that_loops_is_refused_not_followed() {
+        let sectors = [[1u8; 512], [2u8; 512]];
+        let read = |id: u32| &sectors[id as usize][..];
+        // 0 → 1 → 0 → …: calamine would append sectors until memory ran out.
+        let e = follow("its directory", 0, u64::MAX, &[1, 0], 1, read).unwrap_err();
+        assert!(e.what.contains("loops"), "{}", e.what);
+        // 0 → 1 → end: two sectors.
+        let ok = follow("its directory", 0, u64::MAX, &[1, ENDOFCHAIN], 1, read).unwrap();
+        assert_eq!(ok.len(), 1024);
+        // A declared length stops the walk early, as in calamine.
+        let ok = follow("its directory", 0, 600, &[1, 0], 1, read).unwrap();
+        assert_eq!(ok.len(), 600);
+    }
 }

@@ -48,9 +48,10 @@ pub(crate) fn check_zip(path: &Path) -> Result<()> {
     let Ok(file) = File::open(path) else {
         return Ok(());
     };
-    let Ok(zip) = ZipArchive::new(BufReader::new(file)) else {
+    let Ok(mut zip) = ZipArchive::new(BufReader::new(file)) else {
         return Ok(());
     };
+    let mut sheets = Vec::new();
     for k in 0..zip.len() {
         let Ok(entry) = zip.by_index_data(k) else {
             continue;
@@ -58,8 +59,89 @@ pub(crate) fn check_zip(path: &Path) -> Result<()> {
         let Ok(name) = entry.name() else { continue };
         let Some(limit) = bound(&name) else { continue };
         check_part(path, &name, entry.size(), entry.compressed_size(), limit)?;
+        if name.starts_with("xl/worksheets/") && name.ends_with(".xml") {
+            sheets.push(name.into_owned());
+        }
+    }
+    for name in sheets {
+        check_dimension(path, &mut zip, &name)?;
     }
     Ok(())
+}
+
+/// calamine parses a worksheet's `<dimension ref>` with unchecked arithmetic before its first cell:
+/// a range written backwards, or with a reference too long for 32 bits, panics in a debug build and
+/// wraps silently in a release one. The range is only a hint, but no spreadsheet program writes it
+/// that way, so the file is refused alike in every build. (The `<dimension>` element comes before
+/// the cells; the first 64 KiB of the part hold it.)
+fn check_dimension<R: std::io::Read + std::io::Seek>(
+    path: &Path,
+    zip: &mut ZipArchive<R>,
+    name: &str,
+) -> Result<()> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let Ok(part) = zip.by_name(name) else {
+        return Ok(());
+    };
+    if part.take(64 << 10).read_to_end(&mut head).is_err() {
+        return Ok(());
+    }
+    let head = String::from_utf8_lossy(&head);
+    let Some(range) = head
+        .find("<dimension")
+        .and_then(|k| head[k..].split('>').next())
+        .and_then(|element| element.split("ref=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+    else {
+        return Ok(());
+    };
+    match dimension_problem(range) {
+        None => Ok(()),
+        Some(problem) => Err(Error::Container {
+            path: path.to_owned(),
+            part: format!("part {name}"),
+            what: format!("declares its used range as {range:?}, {problem}"),
+        }),
+    }
+}
+
+/// What is wrong with a `<dimension ref>` that calamine would mis-read; `None` when it is sound, or
+/// malformed in a way calamine reports itself (a stray character, a missing row).
+fn dimension_problem(range: &str) -> Option<String> {
+    let corners: Vec<(u64, u64)> = range.split(':').map(cell_ref).collect::<Option<_>>()?;
+    let (rows, cols) = (u64::from(EXCEL.rows), u64::from(EXCEL.columns));
+    if corners.iter().any(|&(r, c)| r > rows || c > cols) {
+        return Some(format!(
+            "beyond Excel's last cell {}",
+            address(EXCEL.rows, EXCEL.columns - 1)
+        ));
+    }
+    match corners[..] {
+        [(r0, c0), (r1, c1)] if r1 < r0 || c1 < c0 => Some("which runs backwards".to_owned()),
+        _ => None,
+    }
+}
+
+/// A cell reference's 1-based (row, column), saturating rather than wrapping; `None` for what is
+/// not letters then digits.
+fn cell_ref(s: &str) -> Option<(u64, u64)> {
+    let digits_at = s.find(|c: char| c.is_ascii_digit())?;
+    let (letters, digits) = s.split_at(digits_at);
+    if letters.is_empty() || !letters.chars().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    if !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let col = letters.bytes().fold(0u64, |acc, b| {
+        acc.saturating_mul(26)
+            .saturating_add(u64::from(b.to_ascii_uppercase() - b'A' + 1))
+    });
+    let row = digits.bytes().fold(0u64, |acc, b| {
+        acc.saturating_mul(10).saturating_add(u64::from(b - b'0'))
+    });
+    Some((row, col))
 }
 
 /// One part: its declared size against its bound, and its ratio against what only bombs reach.
@@ -439,5 +521,43 @@ impl OdsScan<'_> {
             what,
             hint: "an ods sheet is read as one whole grid: delete cells far from the table, or save the file as .xlsx, which is read cell by cell",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dimensions_calamine_would_mis_read() {
+        assert_eq!(dimension_problem("A1:J6"), None);
+        assert_eq!(dimension_problem("A1:XFD1048576"), None);
+        assert_eq!(dimension_problem("B2"), None);
+        // Malformed in ways calamine reports itself.
+        assert_eq!(dimension_problem("A1:J$6"), None);
+        assert!(dimension_problem("J6:A1").unwrap().contains("backwards"));
+        assert!(dimension_problem("A1:XFE1").unwrap().contains("XFD1048576"));
+        assert!(
+            dimension_problem("A1:A99999999999")
+                .unwrap()
+                .contains("beyond")
+        );
+        assert!(
+            dimension_problem("A1:ZZZZZZZZZZZZZ1")
+                .unwrap()
+                .contains("beyond")
+        );
+    }
+
+    #[test]
+    fn ods_text_spaces_count_toward_the_cell_limit() {
+        let xml = r#"<office:document-content><office:body><office:spreadsheet><table:table table:name="表"><table:table-row><table:table-cell office:value-type="string"><text:p>a<text:s text:c="40000"/></text:p></table:table-cell></table:table-row></table:table></office:spreadsheet></office:body></office:document-content>"#;
+        let e = scan_ods(Path::new("t.ods"), xml.as_bytes()).unwrap_err();
+        assert!(
+            matches!(e, Error::CellTooLong { chars, .. } if chars > 32_767),
+            "{e}"
+        );
+        let fine = xml.replace("40000", "40");
+        scan_ods(Path::new("t.ods"), fine.as_bytes()).unwrap();
     }
 }

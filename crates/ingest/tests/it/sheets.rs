@@ -664,3 +664,26 @@ fn an_xls_cell_past_column_iv_is_refused_naming_it() {
         "{m}"
     );
 }
+
+#[test]
+fn a_dimension_written_backwards_is_refused_in_every_build() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("fwjz.xlsx");
+    fwjz_workbook(&p, 2, |_| {});
+    // calamine subtracts the corners unchecked: a debug build panics, a release build wraps.
+    replace_in(
+        &p,
+        "xl/worksheets/sheet1.xml",
+        r#"<dimension ref="A1:J4"/>"#,
+        r#"<dimension ref="J4:A1"/>"#,
+    );
+    let e = read_fwjz(&p).unwrap_err();
+    let m = e.to_string();
+    assert!(matches!(e, Error::Container { .. }), "{m}");
+    assert!(
+        m.contains("fwjz.xlsx")
+            && m.contains("xl/worksheets/sheet1.xml")
+            && m.contains("backwards"),
+        "{m}"
+    );
+}
