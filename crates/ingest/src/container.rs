@@ -65,8 +65,109 @@ pub(crate) fn check_zip(path: &Path) -> Result<()> {
     }
     for name in sheets {
         check_dimension(path, &mut zip, &name)?;
+        check_references(path, &mut zip, &name)?;
     }
     Ok(())
+}
+
+/// calamine reads each `<row r>` and `<c r>` with unchecked 32-bit arithmetic: a reference past
+/// 4,294,967,295 rows (or past column `MWLQKWU`) panics in a debug build and, in a release one,
+/// wraps around, so that the cell lands silently elsewhere (`A4294967297` on `A1`). Each worksheet
+/// is scanned once for such references, streamed through a 64 KiB buffer, and a file holding one is
+/// refused alike in every build. A reference within 32 bits but past Excel's sheet is left to the
+/// cell reader, which names it.
+fn check_references<R: std::io::Read + std::io::Seek>(
+    path: &Path,
+    zip: &mut ZipArchive<R>,
+    name: &str,
+) -> Result<()> {
+    use std::io::BufRead;
+    let Ok(part) = zip.by_name(name) else {
+        return Ok(());
+    };
+    let mut reader = BufReader::with_capacity(64 << 10, part);
+    let mut scan = RefScan::default();
+    loop {
+        // A part that fails to inflate is calamine's to report.
+        let Ok(buf) = reader.fill_buf() else {
+            return Ok(());
+        };
+        if buf.is_empty() {
+            return Ok(());
+        }
+        if let Some(reference) = buf.iter().find_map(|&b| scan.feed(b)) {
+            return Err(Error::Container {
+                path: path.to_owned(),
+                part: format!("part {name}"),
+                what: format!(
+                    "holds the cell reference {reference:?}, past what 32 bits can count (the reader would place it elsewhere)"
+                ),
+            });
+        }
+        let n = buf.len();
+        reader.consume(n);
+    }
+}
+
+/// Finds the values of ` r="…"` attributes in a byte stream, one byte at a time.
+#[derive(Default)]
+struct RefScan {
+    /// 0: waiting for whitespace; 1: for `r`; 2: for `=`; 3: for a quote.
+    state: u8,
+    /// The quote of the value being read, and the value so far.
+    value: Option<(u8, Vec<u8>)>,
+}
+
+impl RefScan {
+    /// Takes one byte; returns a reference that overflows 32 bits when one ends.
+    fn feed(&mut self, b: u8) -> Option<String> {
+        if let Some((quote, value)) = &mut self.value {
+            if b == *quote {
+                let value = std::mem::take(value);
+                self.value = None;
+                return overflows(&value).then(|| String::from_utf8_lossy(&value).into_owned());
+            }
+            // No reference within 32 bits is this long.
+            if value.len() >= 24 {
+                let shown = format!("{}…", String::from_utf8_lossy(value));
+                self.value = None;
+                return Some(shown);
+            }
+            value.push(b);
+            return None;
+        }
+        self.state = match (self.state, b) {
+            (_, b' ' | b'\t' | b'\n' | b'\r') => 1,
+            (1, b'r') => 2,
+            (2, b'=') => 3,
+            (3, b'"' | b'\'') => {
+                self.value = Some((b, Vec::new()));
+                0
+            }
+            _ => 0,
+        };
+        None
+    }
+}
+
+/// Whether a reference's row or column needs more than 32 bits (letters, then digits).
+fn overflows(reference: &[u8]) -> bool {
+    let split = reference
+        .iter()
+        .position(|b| !b.is_ascii_alphabetic())
+        .unwrap_or(reference.len());
+    let (letters, digits) = reference.split_at(split);
+    let col = letters.iter().fold(0u64, |acc, b| {
+        acc.saturating_mul(26)
+            .saturating_add(u64::from(b.to_ascii_uppercase() - b'A' + 1))
+    });
+    let row = digits
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .fold(0u64, |acc, b| {
+            acc.saturating_mul(10).saturating_add(u64::from(b - b'0'))
+        });
+    col > u64::from(u32::MAX) || row > u64::from(u32::MAX)
 }
 
 /// calamine parses a worksheet's `<dimension ref>` with unchecked arithmetic before its first cell:
@@ -547,6 +648,17 @@ mod tests {
                 .unwrap()
                 .contains("beyond")
         );
+    }
+
+    #[test]
+    fn references_past_32_bits_are_found_in_a_stream() {
+        let refs = |xml: &str| -> Vec<String> {
+            let mut scan = RefScan::default();
+            xml.bytes().filter_map(|b| scan.feed(b)).collect()
+        };
+        let xml = r#"<row r="4294967296" spans="1:2"><c r="A1" t="s"><v>0</v></c><c r='B4294967297'/><c\nr="XFD1048576"/><c r="MWLQKWV1"/></row>"#;
+        assert_eq!(refs(xml), vec!["4294967296", "B4294967297", "MWLQKWV1"]);
+        assert!(refs(r#"<c r="A4294967295"/><c r="MWLQKWU1"/><c ref="A99999999999"/>"#).is_empty());
     }
 
     #[test]

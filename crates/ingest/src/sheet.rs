@@ -188,7 +188,8 @@ pub(crate) fn read_spreadsheet(
         }
         Kind::Xls => crate::biff::check_xls(path)?,
     }
-    let (sheet, cells) = guarded(path, input.sheet.as_deref(), || read_cells(kind, input))??;
+    let chosen = std::cell::RefCell::new(input.sheet.clone().unwrap_or_default());
+    let (sheet, cells) = guarded(path, &chosen, || read_cells(kind, input, &chosen))??;
     if cells.is_empty() {
         return Err(Error::EmptySheet {
             path: path.clone(),
@@ -208,7 +209,7 @@ pub(crate) fn read_spreadsheet(
 /// Runs calamine, turning a panic inside it into an error naming the file: a malformed file must
 /// not take the whole run down. (An allocation failure aborts rather than panics, which is why the
 /// checks before calamine exist; this is the net under them.)
-fn guarded<T>(path: &Path, sheet: Option<&str>, f: impl FnOnce() -> T) -> Result<T> {
+fn guarded<T>(path: &Path, sheet: &std::cell::RefCell<String>, f: impl FnOnce() -> T) -> Result<T> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
         let message = payload
             .downcast_ref::<&str>()
@@ -217,7 +218,7 @@ fn guarded<T>(path: &Path, sheet: Option<&str>, f: impl FnOnce() -> T) -> Result
             .unwrap_or_else(|| "unknown failure".to_owned());
         Error::ReaderPanic {
             path: path.to_owned(),
-            sheet: sheet.unwrap_or("").to_owned(),
+            sheet: sheet.borrow().clone(),
             message,
         }
     })
@@ -248,20 +249,30 @@ fn choose_sheet(input: &Input, names: Vec<String>) -> Result<String> {
     }
 }
 
-/// Opens the workbook and collects the chosen sheet's cells.
-fn read_cells(kind: Kind, input: &Input) -> Result<(String, Cells)> {
+/// Opens the workbook and collects the chosen sheet's cells; `chosen` learns the sheet's name as
+/// soon as it is known, for an error should calamine fail after.
+fn read_cells(
+    kind: Kind,
+    input: &Input,
+    chosen: &std::cell::RefCell<String>,
+) -> Result<(String, Cells)> {
+    let choose = |names: Vec<String>| {
+        let sheet = choose_sheet(input, names)?;
+        chosen.replace(sheet.clone());
+        Ok::<_, Error>(sheet)
+    };
     let path = input.path.as_path();
     let open_err = |e: &dyn std::fmt::Display| spreadsheet_error(path, None, e);
     match kind {
         Kind::Xlsx => {
             let mut wb: Xlsx<_> = open_workbook(path).map_err(|e| open_err(&e))?;
-            let sheet = choose_sheet(input, wb.sheet_names())?;
+            let sheet = choose(wb.sheet_names())?;
             let cells = xlsx_cells(&mut wb, input, &sheet)?;
             Ok((sheet, cells))
         }
         Kind::Xlsb => {
             let mut wb: Xlsb<_> = open_workbook(path).map_err(|e| open_err(&e))?;
-            let sheet = choose_sheet(input, wb.sheet_names())?;
+            let sheet = choose(wb.sheet_names())?;
             let cells = xlsb_cells(&mut wb, input, &sheet)?;
             Ok((sheet, cells))
         }

@@ -687,3 +687,70 @@ fn a_dimension_written_backwards_is_refused_in_every_build() {
         "{m}"
     );
 }
+
+/// References a mutation fuzzer puts in a cell's `r`: past Excel, past 32 bits, empty, lower case,
+/// zero, letters only.
+const MUTANT_REFS: [&str; 12] = [
+    "XFD1048576",
+    "A1048577",
+    "XFE1",
+    "A99999999999",
+    "ZZZZZZZZZZZZZZ1",
+    "a1",
+    "A0",
+    "",
+    "B",
+    "AAAA7",
+    "C3000000",
+    "J4",
+];
+
+/// Cell references rewritten as a mutation fuzzer would: every outcome is records or an error
+/// naming the file, never an abort or a panic escaping the reader, and records stay conserved.
+#[test]
+fn mutated_cell_references_never_abort() {
+    let d = tempfile::tempdir().unwrap();
+    let base = d.path().join("base.xlsx");
+    fwjz_workbook(&base, 6, |_| {});
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut read_ok, mut refused) = (0, 0);
+    for k in 0..60 {
+        let p = d.path().join(format!("mutant{k}.xlsx"));
+        std::fs::copy(&base, &p).unwrap();
+        let target = format!(
+            r#"r="{}{}""#,
+            column_letter((next() % 10) as usize),
+            next() % 8 + 3
+        );
+        let mutant = format!(r#"r="{}""#, MUTANT_REFS[(next() % 12) as usize]);
+        rewrite_zip(&p, |name, bytes| {
+            if name != "xl/worksheets/sheet1.xml" {
+                return bytes;
+            }
+            String::from_utf8(bytes)
+                .unwrap()
+                .replacen(&target, &mutant, 1)
+                .into_bytes()
+        });
+        match read_fwjz(&p) {
+            Ok(t) => {
+                read_ok += 1;
+                assert_conserved(&t);
+            }
+            Err(e) => {
+                refused += 1;
+                assert!(e.to_string().contains(&format!("mutant{k}.xlsx")), "{e}");
+            }
+        }
+    }
+    assert!(
+        read_ok > 0 && refused > 0,
+        "{read_ok} read, {refused} refused"
+    );
+}
