@@ -764,3 +764,27 @@ fn mutated_cell_references_never_abort() {
         "{read_ok} read, {refused} refused"
     );
 }
+
+/// A csv with one unclosed quote swallows the rest of the file into one field: the records after it
+/// would vanish into a single cell. Past Excel's 32,767 characters that cell is an error naming
+/// where it starts, not a silent merge.
+#[test]
+fn a_csv_quote_left_open_is_an_error_not_records_swallowed() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("fw.csv");
+    let mut text = HEADERS.join(",") + "\n";
+    for k in 0..3000 {
+        let mut b = building(k);
+        if k == 1 {
+            b[5] = "\"砖混结构".into();
+        }
+        text += &(b.join(",") + "\n");
+    }
+    std::fs::write(&p, text).unwrap();
+    let e =
+        riskcensus_ingest::read_table(schemas().table("fwjz").unwrap(), &[input(&p)], super::OPTS)
+            .unwrap_err();
+    let m = e.to_string();
+    assert!(matches!(e, Error::CellTooLong { .. }), "{m}");
+    assert!(m.contains("fw.csv") && m.contains("F3"), "{m}");
+}
