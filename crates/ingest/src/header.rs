@@ -98,13 +98,19 @@ pub(crate) struct HeaderMatch {
     pub row: usize,
     /// Per grid column: header text and the field it matched.
     pub columns: Columns,
+    /// Per grid column: the field an unmatched header names that an earlier column already took
+    /// (two columns headed 房屋编号), so that the second is reported as a duplicate.
+    pub duplicate_of: Vec<Option<usize>>,
 }
 
-fn match_row(
-    names: &FieldNames,
-    grid: &[Vec<RawCell>],
-    h: usize,
-) -> (usize, Vec<(String, Option<usize>)>) {
+/// One candidate header row: how many fields it matched, and its columns.
+struct RowMatch {
+    score: usize,
+    columns: Columns,
+    duplicate_of: Vec<Option<usize>>,
+}
+
+fn match_row(names: &FieldNames, grid: &[Vec<RawCell>], h: usize) -> RowMatch {
     let width = grid.iter().take(h + 1).map(|r| r.len()).max().unwrap_or(0);
     let mut used = vec![
         false;
@@ -117,6 +123,7 @@ fn match_row(
             .unwrap_or(0)
     ];
     let mut cols = Vec::with_capacity(width);
+    let mut duplicate_of = Vec::with_capacity(width);
     let mut score = 0;
     for c in 0..width {
         let lower = text(grid[h].get(c));
@@ -145,26 +152,38 @@ fn match_row(
                 used[k] = true;
                 score += 1;
                 cols.push((t, Some(k)));
+                duplicate_of.push(None);
             }
-            None => cols.push((if lower.is_empty() { upper } else { lower }, None)),
+            None => {
+                duplicate_of.push(candidates.iter().find_map(|t| names.lookup(t)));
+                cols.push((if lower.is_empty() { upper } else { lower }, None));
+            }
         }
     }
-    (score, cols)
+    RowMatch {
+        score,
+        columns: cols,
+        duplicate_of,
+    }
 }
 
 /// Finds the field-label row in the first `HEADER_SCAN` rows: the row matching the most fields.
 pub(crate) fn find_header(schema: &TableSchema, grid: &[Vec<RawCell>]) -> Option<HeaderMatch> {
     let names = FieldNames::new(schema);
-    let mut best: Option<(usize, usize, Columns)> = None;
+    let mut best: Option<(usize, RowMatch)> = None;
     for h in 0..grid.len().min(HEADER_SCAN) {
-        let (score, cols) = match_row(&names, grid, h);
-        if score > 0 && best.as_ref().is_none_or(|b| score > b.0) {
-            best = Some((score, h, cols));
+        let m = match_row(&names, grid, h);
+        if m.score > 0 && best.as_ref().is_none_or(|b| m.score > b.1.score) {
+            best = Some((h, m));
         }
     }
     let needed = 2.min(schema.fields.len());
-    best.filter(|b| b.0 >= needed)
-        .map(|(_, row, columns)| HeaderMatch { row, columns })
+    best.filter(|b| b.1.score >= needed)
+        .map(|(row, m)| HeaderMatch {
+            row,
+            columns: m.columns,
+            duplicate_of: m.duplicate_of,
+        })
 }
 
 #[cfg(test)]

@@ -1,7 +1,11 @@
 #![doc = include_str!("../README.md")]
 
+mod biff;
+mod container;
 pub mod count;
+mod grid;
 mod header;
+mod limits;
 mod sheet;
 mod vector;
 
@@ -101,6 +105,56 @@ pub enum Error {
     Corrupt { path: PathBuf, message: String },
     #[error("{path}: unsupported file type (hint: xlsx, xls, ods, csv, shp, gpkg or geojson)")]
     UnsupportedType { path: PathBuf },
+    /// A cell where the format has no cells: a file no spreadsheet program wrote as it stands.
+    #[error(
+        "{path}, sheet {sheet:?}, cell {cell}: {what} (hint: the file was not saved by Excel, WPS or LibreOffice as it stands; re-save it from one of them, or delete what lies outside the table)"
+    )]
+    OutsideSheet {
+        path: PathBuf,
+        sheet: String,
+        cell: String,
+        what: String,
+    },
+    /// A sheet asking for more than any census table needs (cells, text, the grid calamine builds).
+    #[error("{path}, sheet {sheet:?}: {what} (hint: {hint})")]
+    SheetTooLarge {
+        path: PathBuf,
+        sheet: String,
+        what: String,
+        hint: &'static str,
+    },
+    /// A cell longer than Excel allows. Refused whole, not cut: Excel and WPS cannot save such a
+    /// cell, so the file was written by another program, and which part of the text is the office's
+    /// is not the reader's to guess. Rejecting only the record would not do either: a long cell in an
+    /// unknown column is not checked by QC, and would pass unseen.
+    #[error(
+        "{path}, sheet {sheet:?}, cell {cell}: {chars} characters, over Excel's limit of 32,767 per cell; the text is not cut short (hint: Excel and WPS cannot save such a cell, so another program wrote this file; shorten the text, or move it out of the table)"
+    )]
+    CellTooLong {
+        path: PathBuf,
+        sheet: String,
+        cell: String,
+        chars: usize,
+    },
+    /// A part of the workbook's container (zip entry, OLE stream) beyond what a workbook holds.
+    #[error(
+        "{path}: {part} {what} (hint: no office saves a workbook like this (a damaged file or a zip bomb); ask for the file again, re-saved from Excel or WPS)"
+    )]
+    Container {
+        path: PathBuf,
+        part: String,
+        what: String,
+    },
+    /// calamine panicked on the file: a malformed file it did not expect, reported instead of
+    /// taking the run down.
+    #[error(
+        "{path}, sheet {sheet:?}: the spreadsheet library failed on this file ({message}) (hint: the file is malformed; re-save it from Excel or WPS as .xlsx)"
+    )]
+    ReaderPanic {
+        path: PathBuf,
+        sheet: String,
+        message: String,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,9 +1,22 @@
 //! Spreadsheets (calamine) and CSV.
+//!
+//! xlsx, xlsm and xlsb are read cell by cell through calamine's cell readers, so memory follows the
+//! cells a sheet holds, never the rectangle its farthest cells span: a note typed at `XFD1048576`
+//! costs one cell, not seventeen billion. xls and ods have no such reader in calamine (it builds
+//! their whole grid when the workbook opens); they are checked first (`crate::container`,
+//! `crate::biff`) so that the grid calamine builds is bounded. Every reader then feeds the same
+//! [`Cells`] and [`crate::grid::build`].
 
-use calamine::{Data, Reader, open_workbook_auto};
-use riskcensus_schema::TableSchema;
+use std::io::{Read, Seek};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
 
-use crate::header::{HEADER_SCAN, HeaderMatch, find_header};
+use calamine::{Data, DataRef, Ods, Reader, Xls, Xlsb, Xlsx, XlsxError, open_workbook};
+use riskcensus_schema::{Severity, TableSchema};
+
+use crate::grid::{Cells, Place, Rows};
+use crate::header::HeaderMatch;
+use crate::limits::{self, Reach};
 use crate::{Error, FileNote, Input, RawCell, RawRow, Result, SourceFile, column_letter};
 
 fn cell(d: &Data) -> RawCell {
@@ -23,6 +36,24 @@ fn cell(d: &Data) -> RawCell {
     }
 }
 
+/// The same as [`cell`] for the cell readers' borrowed values (shared strings are not copied twice).
+fn cell_ref(d: &DataRef<'_>) -> RawCell {
+    match d {
+        DataRef::Empty => RawCell::Empty,
+        DataRef::String(s) => RawCell::Text(s.as_str().into()),
+        DataRef::SharedString(s) => RawCell::Text((*s).into()),
+        DataRef::Float(v) => RawCell::Number(*v),
+        DataRef::Int(v) => RawCell::Number(*v as f64),
+        DataRef::Bool(b) => RawCell::Bool(*b),
+        DataRef::DateTime(dt) => RawCell::Date(dt.as_f64()),
+        DataRef::DateTimeIso(s) => iso_date(s)
+            .map(RawCell::Date)
+            .unwrap_or_else(|| RawCell::Text(s.as_str().into())),
+        DataRef::DurationIso(s) => RawCell::Text(s.as_str().into()),
+        DataRef::Error(e) => RawCell::Error(format!("{e}").into()),
+    }
+}
+
 /// Excel serial of an ISO date (`2021-05-21` or `2021-05-21T…`).
 fn iso_date(s: &str) -> Option<f64> {
     let d = s.get(..10)?;
@@ -34,32 +65,34 @@ fn iso_date(s: &str) -> Option<f64> {
     crate::days_from_civil(y, m, dd).map(|days| days as f64 + 25_569.0)
 }
 
-/// Builds the source description and the column plan from a matched header.
-fn plan(
+/// Builds the source description from a matched header, and the 0-based columns of the unknown
+/// (extra) columns. Headers are read from column A, so a header column's index is its column.
+pub(crate) fn plan(
     schema: &TableSchema,
     input: &Input,
     sheet: &str,
     header: &HeaderMatch,
     header_row: u32,
-    col0: usize,
-) -> Result<(SourceFile, Vec<Option<usize>>, Vec<usize>)> {
+) -> Result<(SourceFile, Vec<usize>)> {
     let mut field_columns: Vec<Option<String>> = vec![None; schema.fields.len()];
-    let mut field_of_col: Vec<Option<usize>> = Vec::with_capacity(header.columns.len());
     let mut extra_cols = Vec::new();
     let mut extra_columns = Vec::new();
     let mut notes = Vec::new();
     for (c, (text, field)) in header.columns.iter().enumerate() {
-        let letter = column_letter(col0 + c);
+        let letter = column_letter(c);
         match field {
             Some(k) => field_columns[*k] = Some(letter),
             None if !text.is_empty() => {
-                notes.push(FileNote::unknown_column(schema, text, &letter));
+                let note = match header.duplicate_of.get(c).copied().flatten() {
+                    Some(k) => duplicate_column(schema, text, &letter, k, &field_columns),
+                    None => FileNote::unknown_column(schema, text, &letter),
+                };
+                notes.push(note);
                 extra_cols.push(c);
                 extra_columns.push((text.clone(), letter));
             }
             None => {}
         }
-        field_of_col.push(*field);
     }
     if let Some(missing) = crate::missing_required(schema, &field_columns) {
         return Err(Error::MissingColumns {
@@ -82,57 +115,62 @@ fn plan(
         records_in_file: None,
         records_excluded: 0,
     };
-    Ok((source, field_of_col, extra_cols))
+    Ok((source, extra_cols))
 }
 
-fn expected_names(schema: &TableSchema) -> String {
-    schema
-        .fields
-        .iter()
-        .filter(|f| f.required)
-        .take(4)
-        .map(|f| f.name_zh.as_str())
-        .collect::<Vec<_>>()
-        .join("、")
-}
-
-/// Turns the data rows under a header into records; fully empty rows are skipped and counted.
-fn records<'a>(
+/// A second column headed like a field an earlier column already provides: kept as an extra column
+/// and reported, since which of the two is right is the office's call, not the reader's.
+fn duplicate_column(
     schema: &TableSchema,
-    file: u16,
-    rows: impl Iterator<Item = (u32, Vec<RawCell>)> + 'a,
-    field_of_col: &[Option<usize>],
-    extra_cols: &[usize],
-    source: &mut SourceFile,
-) -> Vec<RawRow> {
-    let mut out = Vec::new();
-    for (row, cells) in rows {
-        if cells.iter().all(RawCell::is_empty) {
-            source.empty_rows_skipped += 1;
-            continue;
-        }
-        let mut by_field = vec![RawCell::Empty; schema.fields.len()];
-        let mut extra = Vec::with_capacity(extra_cols.len());
-        for (c, v) in cells.into_iter().enumerate() {
-            match field_of_col.get(c).copied().flatten() {
-                Some(k) => by_field[k] = v,
-                None => {
-                    if extra_cols.contains(&c) {
-                        extra.push(v);
-                    }
-                }
-            }
-        }
-        extra.resize(extra_cols.len(), RawCell::Empty);
-        out.push(RawRow {
-            file,
-            row,
-            cells: by_field,
-            extra,
-            geometry: None,
-        });
+    header: &str,
+    letter: &str,
+    field: usize,
+    field_columns: &[Option<String>],
+) -> FileNote {
+    let f = &schema.fields[field];
+    let first = field_columns[field].clone().unwrap_or_default();
+    FileNote {
+        rule: "duplicate_column",
+        severity: Severity::Warning,
+        column: Some(letter.to_owned()),
+        row: None,
+        value: header.to_owned(),
+        message_zh: format!(
+            "第 {letter} 列“{header}”与第 {first} 列同为“{}”，按第 {first} 列检查，第 {letter} 列已保留但未检查",
+            f.name_zh
+        ),
+        message_en: format!(
+            "column {letter} \"{header}\" repeats field {} already in column {first}; column {first} is checked, column {letter} is kept, not checked",
+            f.code
+        ),
     }
-    out
+}
+
+/// The spreadsheet formats and how far each reaches.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Xlsx,
+    Xlsb,
+    Xls,
+    Ods,
+}
+
+impl Kind {
+    fn of(path: &Path) -> Kind {
+        match crate::extension(path).as_str() {
+            "xlsb" => Kind::Xlsb,
+            "xls" => Kind::Xls,
+            "ods" => Kind::Ods,
+            _ => Kind::Xlsx,
+        }
+    }
+
+    fn reach(self) -> Reach {
+        match self {
+            Kind::Xls => limits::EXCEL_97,
+            _ => limits::EXCEL,
+        }
+    }
 }
 
 pub(crate) fn read_spreadsheet(
@@ -141,60 +179,176 @@ pub(crate) fn read_spreadsheet(
     file: u16,
 ) -> Result<(SourceFile, Vec<RawRow>)> {
     let path = &input.path;
-    if std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) == 0 {
-        return Err(Error::EmptyFile { path: path.clone() });
-    }
-    let bad = |e: calamine::Error| Error::Spreadsheet {
-        path: path.clone(),
-        message: e.to_string(),
-    };
-    let mut wb = open_workbook_auto(path).map_err(bad)?;
-    let names = wb.sheet_names();
-    let sheet = match &input.sheet {
-        Some(s) => {
-            if !names.contains(s) {
-                return Err(Error::NoSuchSheet {
-                    path: path.clone(),
-                    sheet: s.clone(),
-                    available: names.join(", "),
-                });
-            }
-            s.clone()
+    let kind = Kind::of(path);
+    match kind {
+        Kind::Xlsx | Kind::Xlsb => crate::container::check_zip(path)?,
+        Kind::Ods => {
+            crate::container::check_zip(path)?;
+            crate::container::check_ods(path)?;
         }
-        None => names
-            .first()
-            .cloned()
-            .ok_or_else(|| Error::EmptyFile { path: path.clone() })?,
-    };
-    let range = wb.worksheet_range(&sheet).map_err(bad)?;
-    if range.is_empty() {
+        Kind::Xls => crate::biff::check_xls(path)?,
+    }
+    let chosen = std::cell::RefCell::new(input.sheet.clone().unwrap_or_default());
+    let (sheet, cells) = guarded(path, &chosen, || read_cells(kind, input, &chosen))??;
+    if cells.is_empty() {
         return Err(Error::EmptySheet {
             path: path.clone(),
             sheet,
         });
     }
-    let (row0, col0) = range.start().unwrap_or((0, 0));
-    let head: Vec<Vec<RawCell>> = range
-        .rows()
-        .take(HEADER_SCAN)
-        .map(|r| r.iter().map(cell).collect())
-        .collect();
-    let header = find_header(schema, &head).ok_or_else(|| Error::NoHeader {
-        path: path.clone(),
-        sheet: sheet.clone(),
-        scanned: head.len(),
-        expected: expected_names(schema),
-    })?;
-    let header_row = row0 + header.row as u32 + 1;
-    let (mut source, field_of_col, extra_cols) =
-        plan(schema, input, &sheet, &header, header_row, col0 as usize)?;
-    let data = range
-        .rows()
-        .enumerate()
-        .skip(header.row + 1)
-        .map(|(k, r)| (row0 + k as u32 + 1, r.iter().map(cell).collect::<Vec<_>>()));
-    let rows = records(schema, file, data, &field_of_col, &extra_cols, &mut source);
-    Ok((source, rows))
+    crate::grid::build(
+        schema,
+        input,
+        &sheet,
+        cells.into_grid(),
+        Rows::Numbered,
+        file,
+    )
+}
+
+/// Runs calamine, turning a panic inside it into an error naming the file: a malformed file must
+/// not take the whole run down. (An allocation failure aborts rather than panics, which is why the
+/// checks before calamine exist; this is the net under them.)
+fn guarded<T>(path: &Path, sheet: &std::cell::RefCell<String>, f: impl FnOnce() -> T) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown failure".to_owned());
+        Error::ReaderPanic {
+            path: path.to_owned(),
+            sheet: sheet.borrow().clone(),
+            message,
+        }
+    })
+}
+
+fn spreadsheet_error(path: &Path, sheet: Option<&str>, e: impl std::fmt::Display) -> Error {
+    Error::Spreadsheet {
+        path: path.to_owned(),
+        message: match sheet {
+            Some(s) => format!("sheet {s:?}: {e}"),
+            None => e.to_string(),
+        },
+    }
+}
+
+/// The sheet the pipeline names, else the first.
+fn choose_sheet(input: &Input, names: Vec<String>) -> Result<String> {
+    match &input.sheet {
+        Some(s) if names.contains(s) => Ok(s.clone()),
+        Some(s) => Err(Error::NoSuchSheet {
+            path: input.path.clone(),
+            sheet: s.clone(),
+            available: names.join(", "),
+        }),
+        None => names.into_iter().next().ok_or_else(|| Error::EmptyFile {
+            path: input.path.clone(),
+        }),
+    }
+}
+
+/// Opens the workbook and collects the chosen sheet's cells; `chosen` learns the sheet's name as
+/// soon as it is known, for an error should calamine fail after.
+fn read_cells(
+    kind: Kind,
+    input: &Input,
+    chosen: &std::cell::RefCell<String>,
+) -> Result<(String, Cells)> {
+    let choose = |names: Vec<String>| {
+        let sheet = choose_sheet(input, names)?;
+        chosen.replace(sheet.clone());
+        Ok::<_, Error>(sheet)
+    };
+    let path = input.path.as_path();
+    let open_err = |e: &dyn std::fmt::Display| spreadsheet_error(path, None, e);
+    match kind {
+        Kind::Xlsx => {
+            let mut wb: Xlsx<_> = open_workbook(path).map_err(|e| open_err(&e))?;
+            let sheet = choose(wb.sheet_names())?;
+            let cells = xlsx_cells(&mut wb, input, &sheet)?;
+            Ok((sheet, cells))
+        }
+        Kind::Xlsb => {
+            let mut wb: Xlsb<_> = open_workbook(path).map_err(|e| open_err(&e))?;
+            let sheet = choose(wb.sheet_names())?;
+            let cells = xlsb_cells(&mut wb, input, &sheet)?;
+            Ok((sheet, cells))
+        }
+        Kind::Xls => {
+            let mut wb: Xls<_> = open_workbook(path).map_err(|e| open_err(&e))?;
+            grid_cells(&mut wb, input, kind.reach())
+        }
+        Kind::Ods => {
+            let mut wb: Ods<_> = open_workbook(path).map_err(|e| open_err(&e))?;
+            grid_cells(&mut wb, input, kind.reach())
+        }
+    }
+}
+
+/// xlsx/xlsm: cell by cell, in the order the sheet XML gives them.
+fn xlsx_cells<RS: Read + Seek>(wb: &mut Xlsx<RS>, input: &Input, sheet: &str) -> Result<Cells> {
+    let path = input.path.as_path();
+    let err = |e: XlsxError| spreadsheet_error(path, Some(sheet), e);
+    let mut cells = Cells::new(place(input, sheet), limits::EXCEL);
+    let mut reader = match wb.worksheet_cells_reader(sheet) {
+        // A chart sheet holds no cells.
+        Err(XlsxError::NotAWorksheet(_)) => return Ok(cells),
+        r => r.map_err(err)?,
+    };
+    while let Some(c) = reader.next_cell().map_err(err)? {
+        let value = c.get_value();
+        if *value != DataRef::Empty {
+            let (row, col) = c.get_position();
+            cells.push_at(row, col, cell_ref(value))?;
+        }
+    }
+    Ok(cells)
+}
+
+/// xlsb: cell by cell, like xlsx.
+fn xlsb_cells<RS: Read + Seek>(wb: &mut Xlsb<RS>, input: &Input, sheet: &str) -> Result<Cells> {
+    let path = input.path.as_path();
+    let err = |e: calamine::XlsbError| spreadsheet_error(path, Some(sheet), e);
+    let mut cells = Cells::new(place(input, sheet), limits::EXCEL);
+    let mut reader = wb.worksheet_cells_reader(sheet).map_err(err)?;
+    while let Some(c) = reader.next_cell().map_err(err)? {
+        let value = c.get_value();
+        if *value != DataRef::Empty {
+            let (row, col) = c.get_position();
+            cells.push_at(row, col, cell_ref(value))?;
+        }
+    }
+    Ok(cells)
+}
+
+/// xls and ods: calamine built the sheet's grid when the workbook opened (bounded by the checks
+/// before it); its used cells go through the same checks as any other reader's.
+fn grid_cells<RS, R>(wb: &mut R, input: &Input, reach: Reach) -> Result<(String, Cells)>
+where
+    RS: Read + Seek,
+    R: Reader<RS>,
+    R::Error: std::fmt::Display,
+{
+    let sheet = choose_sheet(input, wb.sheet_names())?;
+    let range = wb
+        .worksheet_range(&sheet)
+        .map_err(|e| spreadsheet_error(&input.path, Some(&sheet), e))?;
+    let mut cells = Cells::new(place(input, &sheet), reach);
+    if let Some((row0, col0)) = range.start() {
+        for (r, c, value) in range.used_cells() {
+            cells.push_at(row0 + r as u32, col0 + c as u32, cell(value))?;
+        }
+    }
+    Ok((sheet, cells))
+}
+
+fn place(input: &Input, sheet: &str) -> Place {
+    Place {
+        path: input.path.clone(),
+        sheet: sheet.to_owned(),
+    }
 }
 
 /// Decodes CSV bytes: UTF-8 (with or without BOM), else GBK, else an error; rejects binary data.
@@ -285,52 +439,32 @@ pub(crate) fn read_csv(
         }
         newlines.partition_point(|&n| n < b) as u32 + 1
     };
-    let mut all: Vec<(u32, Vec<RawCell>)> = Vec::new();
+    let place = Place {
+        path: path.clone(),
+        sheet: String::new(),
+    };
+    let mut cells = Cells::new(place, limits::EXCEL);
+    let mut records = 0u32;
     for rec in reader.records() {
         let rec = rec.map_err(|e| Error::Csv {
             path: path.clone(),
             line: e.position().map(|p| p.line()).unwrap_or(0),
             message: e.to_string(),
         })?;
-        let line = rec
-            .position()
-            .map(|p| line_at(p.byte()))
-            .unwrap_or(all.len() as u32 + 1);
-        all.push((
-            line,
-            rec.iter()
-                .map(|s| {
-                    if s.is_empty() {
-                        RawCell::Empty
-                    } else {
-                        RawCell::Text(s.into())
-                    }
-                })
-                .collect(),
-        ));
+        records += 1;
+        let line = rec.position().map(|p| line_at(p.byte())).unwrap_or(records);
+        for (col, s) in rec.iter().enumerate() {
+            if !s.is_empty() {
+                let col = u32::try_from(col).unwrap_or(u32::MAX);
+                cells.push_line(line, col, RawCell::Text(s.into()))?;
+            }
+        }
     }
-    if all.is_empty() {
+    if records == 0 {
         return Err(Error::EmptyFile { path: path.clone() });
     }
-    let head: Vec<Vec<RawCell>> = all.iter().take(HEADER_SCAN).map(|r| r.1.clone()).collect();
-    let sheet = String::new();
-    let header = find_header(schema, &head).ok_or_else(|| Error::NoHeader {
-        path: path.clone(),
-        sheet: sheet.clone(),
-        scanned: head.len(),
-        expected: expected_names(schema),
-    })?;
-    let header_row = all[header.row].0;
-    let (mut source, field_of_col, extra_cols) =
-        plan(schema, input, &sheet, &header, header_row, 0)?;
+    let (mut source, rows) =
+        crate::grid::build(schema, input, "", cells.into_grid(), Rows::Listed, file)?;
     source.encoding = Some(encoding.to_owned());
-    let rows = records(
-        schema,
-        file,
-        all.into_iter().skip(header.row + 1),
-        &field_of_col,
-        &extra_cols,
-        &mut source,
-    );
     Ok((source, rows))
 }

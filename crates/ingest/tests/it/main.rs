@@ -9,6 +9,7 @@ use riskcensus_synth::{BuildingGeometry, Options};
 use rust_xlsxwriter::Workbook;
 
 mod shapefile_parts;
+mod sheets;
 
 fn schemas() -> SchemaSet {
     SchemaSet::builtin().unwrap()

@@ -1,0 +1,519 @@
+//! A sheet as the cells it holds, not as the rectangle its corner cells span.
+//!
+//! Every reader (xlsx and xlsb cell by cell, xls and ods from calamine's bounded grids, csv record by
+//! record) feeds its cells into [`Cells`], which checks each against the format's reach and the
+//! limits of [`crate::limits`]. [`Grid`] then holds them sorted by row, and [`build`] finds the header,
+//! turns the rows under it into records, names every cell outside the header's columns as a
+//! `stray_cell`, and counts the records independently of the code that builds them, so that a record
+//! lost between the file and the table is a `row_count_mismatch` rather than a silence.
+
+use std::path::PathBuf;
+
+use riskcensus_schema::{Severity, TableSchema};
+
+use crate::header::{HEADER_SCAN, HeaderMatch, find_header};
+use crate::limits::{self, MAX_CELL_CHARS, MAX_CELLS, MAX_STRAY_NOTES, MAX_TEXT_BYTES, Reach};
+use crate::{Error, FileNote, Input, RawCell, RawRow, Result, SourceFile, column_letter};
+
+/// Where cells come from, for errors.
+#[derive(Clone)]
+pub(crate) struct Place {
+    pub path: PathBuf,
+    pub sheet: String,
+}
+
+/// The address an office would type: `XFD1048576`.
+pub(crate) fn address(row: u32, col: u32) -> String {
+    format!("{}{row}", column_letter(col as usize))
+}
+
+/// Cells collected from a reader: `(row as the office sees it, 0-based column, value)`, each checked
+/// on the way in, so that the list never outgrows the limits.
+pub(crate) struct Cells {
+    place: Place,
+    reach: Reach,
+    cells: Vec<(u32, u32, RawCell)>,
+    text_bytes: u64,
+}
+
+impl Cells {
+    pub(crate) fn new(place: Place, reach: Reach) -> Cells {
+        Cells {
+            place,
+            reach,
+            cells: Vec::new(),
+            text_bytes: 0,
+        }
+    }
+
+    /// Adds the cell at 0-based `(row, col)` of a spreadsheet.
+    pub(crate) fn push_at(&mut self, row: u32, col: u32, value: RawCell) -> Result<()> {
+        if row >= self.reach.rows {
+            return Err(self.outside(
+                row.saturating_add(1),
+                col,
+                format!(
+                    "row {} exceeds {}'s {} rows",
+                    limits::thousands(u64::from(row) + 1),
+                    self.reach.program,
+                    limits::thousands(u64::from(self.reach.rows))
+                ),
+            ));
+        }
+        self.push_line(row + 1, col, value)
+    }
+
+    /// Adds a cell whose row is already the number an office sees (a csv line).
+    pub(crate) fn push_line(&mut self, row: u32, col: u32, value: RawCell) -> Result<()> {
+        if col >= self.reach.columns {
+            return Err(self.outside(
+                row,
+                col,
+                format!(
+                    "column {} exceeds {}'s {} columns (last {})",
+                    column_letter(col as usize),
+                    self.reach.program,
+                    limits::thousands(u64::from(self.reach.columns)),
+                    column_letter(self.reach.columns as usize - 1)
+                ),
+            ));
+        }
+        if let RawCell::Text(s) = &value {
+            // Bytes bound characters from above, so most cells are never counted.
+            if s.len() > MAX_CELL_CHARS {
+                let chars = s.chars().count();
+                if chars > MAX_CELL_CHARS {
+                    return Err(Error::CellTooLong {
+                        path: self.place.path.clone(),
+                        sheet: self.place.sheet.clone(),
+                        cell: address(row, col),
+                        chars,
+                    });
+                }
+            }
+            self.text_bytes += s.len() as u64;
+            if self.text_bytes > MAX_TEXT_BYTES {
+                return Err(self.too_large(format!(
+                    "its cells hold more than {} of text",
+                    limits::bytes(MAX_TEXT_BYTES)
+                )));
+            }
+        }
+        if self.cells.len() as u64 >= MAX_CELLS {
+            return Err(self.too_large(format!(
+                "more than {} cells hold a value (the limit; the widest census table fills about 79 million in a full sheet)",
+                limits::thousands(MAX_CELLS)
+            )));
+        }
+        self.cells.push((row, col, value));
+        Ok(())
+    }
+
+    /// An error for the cell at 1-based `row`.
+    fn outside(&self, row: u32, col: u32, what: String) -> Error {
+        Error::OutsideSheet {
+            path: self.place.path.clone(),
+            sheet: self.place.sheet.clone(),
+            cell: address(row, col),
+            what,
+        }
+    }
+
+    fn too_large(&self, what: String) -> Error {
+        Error::SheetTooLarge {
+            path: self.place.path.clone(),
+            sheet: self.place.sheet.clone(),
+            what,
+            hint: "a census table is at most a million rows of under a hundred columns; split the file, or delete what is not the table",
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Sorts the cells by row and column (readers may give them in any order) and keeps the last of
+    /// two cells at one address, as Excel would show it, with a `duplicate_cell` note for the other.
+    pub(crate) fn into_grid(self) -> Grid {
+        let mut cells = self.cells;
+        if !cells.is_sorted_by_key(|c| (c.0, c.1)) {
+            cells.sort_by_key(|c| (c.0, c.1));
+        }
+        let mut notes = Vec::new();
+        let mut kept: Vec<(u32, u32, RawCell)> = Vec::with_capacity(cells.len());
+        for cell in cells {
+            if let Some(last) = kept.last_mut()
+                && (last.0, last.1) == (cell.0, cell.1)
+            {
+                let dropped = std::mem::replace(last, cell);
+                if notes.len() < MAX_STRAY_NOTES {
+                    notes.push(duplicate_cell(&dropped));
+                }
+                continue;
+            }
+            kept.push(cell);
+        }
+        Grid::from_sorted(kept, notes)
+    }
+}
+
+fn duplicate_cell(dropped: &(u32, u32, RawCell)) -> FileNote {
+    let at = address(dropped.0, dropped.1);
+    let value = dropped.2.display();
+    FileNote {
+        rule: "duplicate_cell",
+        severity: Severity::Warning,
+        column: Some(column_letter(dropped.1 as usize)),
+        row: Some(dropped.0),
+        message_zh: format!("单元格 {at} 在文件中出现两次，读取后一个值，前一个值“{value}”未读入"),
+        message_en: format!(
+            "cell {at} appears twice in the file; the later value is read, the earlier {value:?} is not"
+        ),
+        value,
+    }
+}
+
+/// Cells sorted by row, with the span of each row.
+pub(crate) struct Grid {
+    cells: Vec<(u32, u32, RawCell)>,
+    /// Row number and the range of its cells in `cells`.
+    rows: Vec<(u32, std::ops::Range<usize>)>,
+    notes: Vec<FileNote>,
+}
+
+impl Grid {
+    fn from_sorted(cells: Vec<(u32, u32, RawCell)>, notes: Vec<FileNote>) -> Grid {
+        let mut rows: Vec<(u32, std::ops::Range<usize>)> = Vec::new();
+        for (k, c) in cells.iter().enumerate() {
+            match rows.last_mut() {
+                Some((row, span)) if *row == c.0 => span.end = k + 1,
+                _ => rows.push((c.0, k..k + 1)),
+            }
+        }
+        Grid { cells, rows, notes }
+    }
+
+    /// The row's cells as `(column, value)`.
+    fn row(&self, k: usize) -> impl Iterator<Item = (u32, &RawCell)> {
+        self.cells[self.rows[k].1.clone()]
+            .iter()
+            .map(|(_, c, v)| (*c, v))
+    }
+
+    /// A row as the header search sees it: dense from column A to its last cell. A head row is at
+    /// most 16,384 cells (Excel's width), and there are at most `HEADER_SCAN` of them.
+    fn dense(&self, k: usize) -> Vec<RawCell> {
+        let width = self.row(k).map(|(c, _)| c as usize + 1).max().unwrap_or(0);
+        let mut out = vec![RawCell::Empty; width];
+        for (c, v) in self.row(k) {
+            out[c as usize] = v.clone();
+        }
+        out
+    }
+
+    /// The rows the header is looked for in, with their row numbers. Spreadsheets scan the first
+    /// `HEADER_SCAN` rows from the first row holding a cell, empty rows included (as Excel shows
+    /// them); csv scans its first `HEADER_SCAN` records (blank lines are not records there).
+    fn head(&self, rows: Rows) -> (Vec<Vec<RawCell>>, Vec<u32>) {
+        match rows {
+            Rows::Listed => self
+                .rows
+                .iter()
+                .take(HEADER_SCAN)
+                .enumerate()
+                .map(|(k, (n, _))| (self.dense(k), *n))
+                .unzip(),
+            Rows::Numbered => {
+                let (Some(first), Some(last)) = (self.rows.first(), self.rows.last()) else {
+                    return (Vec::new(), Vec::new());
+                };
+                let (first, last) = (first.0, last.0);
+                let count = (last - first + 1).min(HEADER_SCAN as u32);
+                let mut k = 0;
+                (0..count)
+                    .map(|i| {
+                        let n = first + i;
+                        while k < self.rows.len() && self.rows[k].0 < n {
+                            k += 1;
+                        }
+                        let cells = if self.rows.get(k).is_some_and(|r| r.0 == n) {
+                            self.dense(k)
+                        } else {
+                            Vec::new()
+                        };
+                        (cells, n)
+                    })
+                    .unzip()
+            }
+        }
+    }
+}
+
+/// How a reader numbers its rows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rows {
+    /// Spreadsheet rows: a missing number is an empty row an office sees.
+    Numbered,
+    /// Csv records numbered by their line: a gap may be a blank line or a field running over lines.
+    Listed,
+}
+
+/// What a column under the header is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// A schema field, by index.
+    Field(usize),
+    /// An unknown column, by index into `SourceFile::extra_columns`.
+    Extra(usize),
+    /// No header above it: a cell here belongs to no column of the table.
+    Outside,
+}
+
+/// What each column under the header is, by 0-based column.
+fn slots(header: &HeaderMatch, extra_cols: &[usize]) -> Vec<Slot> {
+    header
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(c, (_, field))| match field {
+            Some(k) => Slot::Field(*k),
+            None => extra_cols
+                .iter()
+                .position(|&e| e == c)
+                .map_or(Slot::Outside, Slot::Extra),
+        })
+        .collect()
+}
+
+fn slot(slots: &[Slot], col: u32) -> Slot {
+    slots.get(col as usize).copied().unwrap_or(Slot::Outside)
+}
+
+/// Reads a table from a grid: header, records, stray cells and the conservation count.
+pub(crate) fn build(
+    schema: &TableSchema,
+    input: &Input,
+    sheet: &str,
+    grid: Grid,
+    rows: Rows,
+    file: u16,
+) -> Result<(SourceFile, Vec<RawRow>)> {
+    let (head, numbers) = grid.head(rows);
+    let header = find_header(schema, &head).ok_or_else(|| Error::NoHeader {
+        path: input.path.clone(),
+        sheet: sheet.to_owned(),
+        scanned: head.len(),
+        expected: expected_names(schema),
+    })?;
+    drop(head);
+    let header_row = numbers[header.row];
+    let (mut source, extra_cols) = crate::sheet::plan(schema, input, sheet, &header, header_row)?;
+    let slots = slots(&header, &extra_cols);
+    source.notes.extend(grid.notes.iter().cloned());
+    source.records_in_file = Some(count_records(&grid, header_row, &slots));
+    let out = records(schema, file, grid, header_row, &slots, rows, &mut source);
+    source.check_conservation(out.len());
+    Ok((source, out))
+}
+
+pub(crate) fn expected_names(schema: &TableSchema) -> String {
+    schema
+        .fields
+        .iter()
+        .filter(|f| f.required)
+        .take(4)
+        .map(|f| f.name_zh.as_str())
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+/// Rows below the header holding a non-blank cell under one of the header's columns: the records
+/// the file holds, counted from the cells alone, apart from the code that builds the records.
+fn count_records(grid: &Grid, header_row: u32, slots: &[Slot]) -> u64 {
+    let mut held = 0;
+    let mut last_counted = None;
+    for &(row, col, ref value) in &grid.cells {
+        if row > header_row
+            && last_counted != Some(row)
+            && slot(slots, col) != Slot::Outside
+            && !value.is_empty()
+        {
+            held += 1;
+            last_counted = Some(row);
+        }
+    }
+    held
+}
+
+/// Turns the rows under the header into records. A row with nothing under the header's columns is
+/// not a record: it is counted in `empty_rows_skipped`, and each stray cell it holds is a note.
+fn records(
+    schema: &TableSchema,
+    file: u16,
+    grid: Grid,
+    header_row: u32,
+    slots: &[Slot],
+    numbering: Rows,
+    source: &mut SourceFile,
+) -> Vec<RawRow> {
+    let extra_width = source.extra_columns.len();
+    let mut strays = Strays::default();
+    let mut out = Vec::new();
+    // Empty rows an office sees between records (spreadsheets only: in csv a gap in line numbers
+    // may be a quoted field running over lines).
+    let mut gap = 0u64;
+    let mut previous = header_row;
+    let Grid {
+        mut cells, rows, ..
+    } = grid;
+    for (row, span) in rows {
+        if row <= header_row {
+            continue;
+        }
+        if numbering == Rows::Numbered {
+            gap += u64::from(row - previous - 1);
+        }
+        previous = row;
+        let mut by_field = vec![RawCell::Empty; schema.fields.len()];
+        let mut extra = vec![RawCell::Empty; extra_width];
+        let mut is_record = false;
+        for (_, col, value) in &mut cells[span] {
+            let value = std::mem::replace(value, RawCell::Empty);
+            match slot(slots, *col) {
+                Slot::Field(k) => {
+                    is_record |= !value.is_empty();
+                    by_field[k] = value;
+                }
+                Slot::Extra(j) => {
+                    is_record |= !value.is_empty();
+                    extra[j] = value;
+                }
+                Slot::Outside if !value.is_empty() => strays.add(row, *col, &value),
+                Slot::Outside => {}
+            }
+        }
+        if !is_record {
+            source.empty_rows_skipped += 1;
+            continue;
+        }
+        source.empty_rows_skipped += gap;
+        gap = 0;
+        out.push(RawRow {
+            file,
+            row,
+            cells: by_field,
+            extra,
+            geometry: None,
+        });
+    }
+    source.notes.extend(strays.into_notes());
+    out
+}
+
+/// Cells outside the header's columns: the first `MAX_STRAY_NOTES` named one by one, the rest
+/// counted.
+#[derive(Default)]
+struct Strays {
+    notes: Vec<FileNote>,
+    more: u64,
+    more_rows: Option<(u32, u32)>,
+}
+
+impl Strays {
+    fn add(&mut self, row: u32, col: u32, value: &RawCell) {
+        if self.notes.len() < MAX_STRAY_NOTES {
+            self.notes.push(stray_cell(row, col, value.display()));
+            return;
+        }
+        self.more += 1;
+        let (lo, _) = self.more_rows.unwrap_or((row, row));
+        self.more_rows = Some((lo, row));
+    }
+
+    fn into_notes(mut self) -> Vec<FileNote> {
+        if let Some((lo, hi)) = self.more_rows {
+            let n = self.more;
+            self.notes.push(FileNote {
+                rule: "stray_cell",
+                severity: Severity::Warning,
+                column: None,
+                row: None,
+                value: n.to_string(),
+                message_zh: format!(
+                    "另有 {n} 个表头之外的单元格（第 {lo}–{hi} 行）未逐一列出，均未读入记录"
+                ),
+                message_en: format!(
+                    "{n} more cells outside the header's columns (rows {lo}–{hi}) are not listed one by one; none is part of a record"
+                ),
+            });
+        }
+        self.notes
+    }
+}
+
+fn stray_cell(row: u32, col: u32, value: String) -> FileNote {
+    let at = address(row, col);
+    FileNote {
+        rule: "stray_cell",
+        severity: Severity::Warning,
+        column: Some(column_letter(col as usize)),
+        row: Some(row),
+        message_zh: format!("单元格 {at} 不在任何表头列之下，不属于任何字段，未读入记录"),
+        message_en: format!(
+            "cell {at} is not under any column of the header; it belongs to no field and is not part of a record"
+        ),
+        value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn place() -> Place {
+        Place {
+            path: "fwjz.xlsx".into(),
+            sheet: "房屋建筑".into(),
+        }
+    }
+
+    #[test]
+    fn a_cell_beyond_excel_is_an_error_naming_it() {
+        let mut cells = Cells::new(place(), limits::EXCEL);
+        let e = cells
+            .push_at(1_999_999, 0, RawCell::Number(1.0))
+            .unwrap_err();
+        let m = e.to_string();
+        assert!(
+            m.contains("fwjz.xlsx")
+                && m.contains("房屋建筑")
+                && m.contains("A2000000")
+                && m.contains("row 2,000,000 exceeds Excel's 1,048,576 rows"),
+            "{m}"
+        );
+        let e = cells.push_at(0, 16_384, RawCell::Number(1.0)).unwrap_err();
+        assert!(e.to_string().contains("column XFE"), "{e}");
+        // The last cell Excel has is fine.
+        cells
+            .push_at(1_048_575, 16_383, RawCell::Number(1.0))
+            .unwrap();
+    }
+
+    #[test]
+    fn cells_out_of_order_are_sorted_and_a_repeated_address_noted() {
+        let mut cells = Cells::new(place(), limits::EXCEL);
+        cells.push_at(2, 1, RawCell::Text("c".into())).unwrap();
+        cells.push_at(0, 0, RawCell::Text("a".into())).unwrap();
+        cells.push_at(2, 1, RawCell::Text("d".into())).unwrap();
+        let grid = cells.into_grid();
+        let got: Vec<(u32, u32, String)> = grid
+            .cells
+            .iter()
+            .map(|(r, c, v)| (*r, *c, v.display()))
+            .collect();
+        assert_eq!(got, vec![(1, 0, "a".into()), (3, 1, "d".into())]);
+        assert_eq!(grid.notes.len(), 1);
+        assert_eq!(grid.notes[0].rule, "duplicate_cell");
+        assert_eq!(grid.notes[0].value, "c");
+    }
+}
