@@ -48,8 +48,18 @@ pub(crate) fn check_zip(path: &Path) -> Result<()> {
     let Ok(file) = File::open(path) else {
         return Ok(());
     };
-    let Ok(mut zip) = ZipArchive::new(BufReader::new(file)) else {
-        return Ok(());
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut zip = match ZipArchive::new(BufReader::new(file)) {
+        Ok(z) => z,
+        // An xlsx is a zip whose directory sits at the end: say where it should have been.
+        Err(e) => {
+            return Err(Error::Spreadsheet {
+                path: path.to_owned(),
+                message: format!(
+                    "no zip directory at the end of the file ({len} bytes): the workbook is cut short, or is not an xlsx at all ({e})"
+                ),
+            });
+        }
     };
     let mut sheets = Vec::new();
     for k in 0..zip.len() {
@@ -342,8 +352,18 @@ pub(crate) fn check_ods(path: &Path) -> Result<()> {
     let Ok(file) = File::open(path) else {
         return Ok(());
     };
-    let Ok(mut zip) = ZipArchive::new(BufReader::new(file)) else {
-        return Ok(());
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut zip = match ZipArchive::new(BufReader::new(file)) {
+        Ok(z) => z,
+        // An xlsx is a zip whose directory sits at the end: say where it should have been.
+        Err(e) => {
+            return Err(Error::Spreadsheet {
+                path: path.to_owned(),
+                message: format!(
+                    "no zip directory at the end of the file ({len} bytes): the workbook is cut short, or is not an xlsx at all ({e})"
+                ),
+            });
+        }
     };
     let Ok(content) = zip.by_name("content.xml") else {
         return Ok(());

@@ -252,7 +252,10 @@ mod tests {
         assert_eq!(shx_records(&shx), Ok(29));
         // Cut short of what its header declares.
         let e = shx_records(&shx[..100 + 8 * 10]).unwrap_err();
-        assert!(e.contains("29 index records") && e.contains("(10 records)"), "{e}");
+        assert!(
+            e.contains("29 index records") && e.contains("(10 records)"),
+            "{e}"
+        );
     }
 
     fn dbf(declared: u32, flags: &[u8]) -> Vec<u8> {
@@ -283,7 +286,11 @@ mod tests {
         let cut = &d[..65 + 5 * 2 + 2];
         assert_eq!(dbf_records(cut), Ok((4, 2, vec![])));
         assert!(dbf_records(&d[..20]).is_err());
-        assert!(dbf_records(&d[..40]).unwrap_err().contains("beyond the end"));
+        assert!(
+            dbf_records(&d[..40])
+                .unwrap_err()
+                .contains("beyond the end")
+        );
     }
 
     #[test]

@@ -243,8 +243,9 @@ fn choose_sheet(input: &Input, names: Vec<String>) -> Result<String> {
             sheet: s.clone(),
             available: names.join(", "),
         }),
-        None => names.into_iter().next().ok_or_else(|| Error::EmptyFile {
+        None => names.into_iter().next().ok_or_else(|| Error::Spreadsheet {
             path: input.path.clone(),
+            message: "the workbook lists no sheets (its workbook part, e.g. xl/workbook.xml, is missing or empty)".into(),
         }),
     }
 }
@@ -297,10 +298,26 @@ fn xlsx_cells<RS: Read + Seek>(wb: &mut Xlsx<RS>, input: &Input, sheet: &str) ->
         Err(XlsxError::NotAWorksheet(_)) => return Ok(cells),
         r => r.map_err(err)?,
     };
-    while let Some(c) = reader.next_cell().map_err(err)? {
+    // The last cell read: a sheet XML that breaks off (cut, corrupt deflate) is named by where.
+    let mut last: Option<(u32, u32)> = None;
+    loop {
+        let next = reader.next_cell().map_err(|e| match last {
+            Some((r, c)) => spreadsheet_error(
+                path,
+                Some(sheet),
+                format!(
+                    "the sheet's XML breaks off after cell {}{}: {e}",
+                    crate::column_letter(c as usize),
+                    r + 1
+                ),
+            ),
+            None => err(e),
+        })?;
+        let Some(c) = next else { break };
         let value = c.get_value();
+        let (row, col) = c.get_position();
+        last = Some((row, col));
         if *value != DataRef::Empty {
-            let (row, col) = c.get_position();
             cells.push_at(row, col, cell_ref(value))?;
         }
     }

@@ -179,7 +179,7 @@ pub struct Run {
 impl Run {
     /// Reads and resolves a pipeline file. `out` overrides the file's output directory.
     pub fn load(path: &Path, out: Option<&Path>) -> Result<Run> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        let text = riskcensus_schema::read_utf8(path).map_err(|source| Error::Read {
             path: path.to_owned(),
             source,
         })?;

@@ -239,12 +239,24 @@ impl Model {
         };
         if let Some(rel) = &raw.get_ref().file {
             let p = path.parent().unwrap_or(Path::new(".")).join(rel);
-            let t = std::fs::read_to_string(&p).map_err(|e| Error::Model {
+            let t = riskcensus_schema::read_utf8(&p).map_err(|e| Error::Model {
                 file: file.clone(),
                 line: line_of(text, raw.span().start),
                 message: format!("cannot read model file {}: {e}", p.display()),
             })?;
-            return Model::from_pipeline(&p, &t, columns);
+            // A model file holds a model: an empty or model-less file is an error, never a run
+            // that silently grades nothing.
+            return match Model::from_pipeline(&p, &t, columns)? {
+                Some(m) => Ok(Some(m)),
+                None => Err(Error::Model {
+                    file: p.display().to_string(),
+                    line: 1,
+                    message: format!(
+                        "the model file (named at {file} line {}) has no [model] table",
+                        line_of(text, raw.span().start)
+                    ),
+                }),
+            };
         }
         Model::resolve(&file, text, raw.into_inner(), columns).map(Some)
     }

@@ -272,6 +272,15 @@ struct RawCodeList {
     values: Vec<String>,
 }
 
+/// The first line of a schema file that holds `needle` (0 when the file is not on disk, e.g. a
+/// built-in schema): to point at a reference only checked once every file is loaded.
+fn line_naming(file: &str, needle: &str) -> usize {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|t| t.lines().position(|l| l.contains(needle)))
+        .map_or(0, |k| k + 1)
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())]
         .bytes()
@@ -336,7 +345,15 @@ pub fn parse_table(file: &str, text: &str) -> Result<TableSchema, SchemaError> {
             Some(p) => Some(Regex::new(p).map_err(|e| {
                 invalid(
                     line,
-                    format!("field {}: pattern is not a regular expression: {e}", r.code),
+                    // One line: regex errors draw a caret diagram over several lines.
+                    format!(
+                        "field {}: pattern is not a regular expression: {}",
+                        r.code,
+                        e.to_string()
+                            .split_whitespace()
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    ),
                 )
             })?),
         };
@@ -549,7 +566,7 @@ impl SchemaSet {
             });
         }
         let read = |p: &Path| {
-            std::fs::read_to_string(p).map_err(|source| SchemaError::Io {
+            crate::read_utf8(p).map_err(|source| SchemaError::Io {
                 path: p.display().to_string(),
                 source,
             })
@@ -574,7 +591,7 @@ impl SchemaSet {
                 {
                     return Err(SchemaError::Invalid {
                         file: t.source.clone(),
-                        line: 0,
+                        line: line_naming(&t.source, &format!("\"{c}\"")),
                         message: format!(
                             "field {} names code list {c:?}, which no file under codes/ defines",
                             f.code
