@@ -6,7 +6,7 @@ use gdal::spatial_ref::{AxisMappingStrategy, SpatialRef};
 use gdal::vector::{FieldValue, LayerAccess};
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 use riskcensus_schema::{Rule, Severity, TableSchema};
-use riskcensus_spatial::{Geom, parse_wkb};
+use riskcensus_spatial::{parse_wkb, representative_point};
 
 use crate::header::FieldNames;
 use crate::{
@@ -293,6 +293,20 @@ pub(crate) fn read_vector(
     if let Some((a, b)) = fill_point {
         field_columns[a] = Some("geometry".into());
         field_columns[b] = Some("geometry".into());
+        if !point_layer {
+            notes.push(FileNote {
+                rule: "lon_lat_from_geometry",
+                severity: Severity::Warning,
+                column: None,
+                row: None,
+                value: String::new(),
+                message_zh:
+                    "图层无经纬度列：经纬度取自每个图形的面内代表点（保证落在面内，非质心）".into(),
+                message_en: "the layer has no longitude/latitude columns: each record is located \
+                             by a representative point inside its shape (not the centroid)"
+                    .into(),
+            });
+        }
     }
     if let Some(missing) = crate::missing_required(schema, &field_columns) {
         return Err(Error::MissingFields {
@@ -341,11 +355,13 @@ pub(crate) fn read_vector(
                 g.wkb().ok().map(Vec::into_boxed_slice)
             }
         };
+        // A point layer's point, or a footprint's representative point: the location QC checks
+        // and the published lon/lat.
         if let (Some((a, b)), Some(w)) = (fill_point, &geometry)
-            && let Ok(Geom::Point(p)) = parse_wkb(w)
+            && let Some((x, y)) = parse_wkb(w).ok().as_ref().and_then(representative_point)
         {
-            cells[a] = RawCell::Number(p.x());
-            cells[b] = RawCell::Number(p.y());
+            cells[a] = RawCell::Number(x);
+            cells[b] = RawCell::Number(y);
         }
         // A shapefile feature is named by its record number (GDAL's FID), so a record GDAL skips
         // does not shift the rows after it.

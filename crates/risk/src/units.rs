@@ -1,6 +1,6 @@
 //! Assessment units, hazard layers, and the assignment of records to them.
 
-use geo::{Area, BooleanOps, BoundingRect, Centroid, MultiPolygon};
+use geo::{Area, BooleanOps, BoundingRect, Centroid, InteriorPoint, MultiPolygon};
 use rayon::prelude::*;
 use riskcensus_qc::{CleanTable, Value};
 use riskcensus_schema::{Rule, TableSchema};
@@ -219,7 +219,7 @@ pub fn is_hazard_table(schema: &TableSchema) -> Option<String> {
         .then(|| name.to_owned())
 }
 
-/// Where a record is: its point (or footprint centroid) and footprint.
+/// Where a record is: its point (or a point inside its footprint) and footprint.
 pub struct Located {
     pub point: Option<(f64, f64)>,
     pub footprint: Option<MultiPolygon>,
@@ -252,10 +252,11 @@ pub fn locate(table: &CleanTable, schema: &TableSchema) -> Vec<Located> {
                 Some(Ok(Geom::Point(p))) => Some((p.x(), p.y())),
                 _ => None,
             };
+            // Inside the footprint, as QC checked it (a centroid can fall outside).
             let point = from_fields.or(from_geometry).or_else(|| {
                 footprint
                     .as_ref()
-                    .and_then(|f| f.centroid())
+                    .and_then(|f| f.interior_point())
                     .map(|c| (c.x(), c.y()))
             });
             Located { point, footprint }

@@ -150,6 +150,18 @@ pub fn parse_wkb(wkb: &[u8]) -> Result<Geom> {
     }
 }
 
+/// The point a record is located by: a point itself, or for a polygon (a building footprint) a
+/// point guaranteed inside its area. Not the centroid: the centroid of an L- or U-shaped footprint
+/// can fall outside it, even in the next township. `None` for an empty or other geometry.
+pub fn representative_point(g: &Geom) -> Option<(f64, f64)> {
+    use geo::InteriorPoint;
+    match g {
+        Geom::Point(p) if !is_empty(g) => Some((p.x(), p.y())),
+        Geom::Polygon(mp) => mp.interior_point().map(|p| (p.x(), p.y())),
+        _ => None,
+    }
+}
+
 /// Whether a geometry is empty (no coordinates).
 pub fn is_empty(g: &Geom) -> bool {
     match g {
