@@ -340,7 +340,13 @@ fn validate(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result
             t.rows_rejected,
             t.issues,
             t.error_rate * 100.0,
-            if t.passed { "pass" } else { "FAIL" }
+            if t.passed {
+                "pass".to_owned()
+            } else {
+                // The reasons, as `summary.json` names them.
+                let reasons: Vec<&str> = t.fail_reasons.iter().map(|r| r.as_str()).collect();
+                format!("FAIL ({})", reasons.join(", "))
+            }
         );
     }
     println!(

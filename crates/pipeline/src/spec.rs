@@ -65,13 +65,37 @@ pub struct RunSection {
 #[serde(deny_unknown_fields)]
 pub struct QcSection {
     pub pass_threshold: f64,
+    /// Highest share of a table's records that may be rejected and the table still pass: a 差错率
+    /// under the threshold says little when most records never reach the output.
+    #[serde(
+        default = "default_max_rejected_share",
+        deserialize_with = "share_0_to_1"
+    )]
+    pub max_rejected_share: f64,
 }
 
 impl Default for QcSection {
     fn default() -> Self {
         QcSection {
             pass_threshold: 0.05,
+            max_rejected_share: default_max_rejected_share(),
         }
+    }
+}
+
+fn default_max_rejected_share() -> f64 {
+    0.2
+}
+
+/// A share from 0 to 1; refused while parsing, so that the error names the line of the value.
+fn share_0_to_1<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    let v = f64::deserialize(d)?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{v} is not a share: give one from 0 to 1, e.g. 0.2 (20% of the records)"
+        )))
     }
 }
 
@@ -158,6 +182,8 @@ pub struct Run {
     pub region_name: String,
     pub reference_year: i32,
     pub pass_threshold: f64,
+    /// `[qc] max_rejected_share`: above it a table fails QC.
+    pub max_rejected_share: f64,
     pub division_changes: Option<PathBuf>,
     /// The units layer; `None` when the run scores a plain indicator table.
     pub units: Option<InputSpec>,
@@ -390,6 +416,7 @@ impl Run {
                 .unwrap_or_else(|| region.name.clone()),
             reference_year: file.run.reference_year,
             pass_threshold: file.qc.pass_threshold,
+            max_rejected_share: file.qc.max_rejected_share,
             division_changes,
             units,
             units_code_field: file
@@ -462,6 +489,26 @@ mod tests {
             .to_string();
         assert!(err.contains("line 4"), "{err}");
         assert!(err.contains("referance_year"), "{err}");
+    }
+
+    #[test]
+    fn max_rejected_share_defaults_to_a_fifth_and_must_be_a_share() {
+        let d = tempfile::tempdir().unwrap();
+        let run = Run::load(&write(d.path(), GOOD), None).unwrap();
+        assert_eq!(run.max_rejected_share, 0.2);
+        let qc = "\n[qc]\npass_threshold = 0.05\nmax_rejected_share = 0.5\n";
+        let run = Run::load(&write(d.path(), &format!("{GOOD}{qc}")), None).unwrap();
+        assert_eq!(run.max_rejected_share, 0.5);
+        // GOOD has 10 lines; the share is on line 14.
+        for bad in ["1.5", "-0.1", "nan"] {
+            let text = format!("{GOOD}{}", qc.replace("0.5", bad));
+            let err = Run::load(&write(d.path(), &text), None)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("line 14"), "{bad}: {err}");
+            assert!(err.contains("max_rejected_share"), "{bad}: {err}");
+            assert!(err.contains("from 0 to 1"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
         region_name: &run.region_name,
         reference_year: run.reference_year,
         pass_threshold: run.pass_threshold,
+        max_rejected_share: run.max_rejected_share,
     };
     // A plain indicator table has no records to check.
     let Some(units_input) = &run.units else {

@@ -74,9 +74,13 @@ pub struct CleanTable {
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Counts {
     pub records: u64,
+    /// Indicators: for each record, the fields its file has (or the schema requires), plus the
+    /// geometry of a polygon table; a field the file lacks is not an indicator anyone filled in.
     pub indicators_checked: u64,
     /// Indicators (record × field) with at least one error.
     pub errors: u64,
+    /// Records with at least one error (not published).
+    pub rejected: u64,
 }
 
 impl Counts {
@@ -86,6 +90,15 @@ impl Counts {
             0.0
         } else {
             self.errors as f64 / self.indicators_checked as f64
+        }
+    }
+
+    /// Share of the records rejected (0 for no records).
+    pub fn rejected_share(&self) -> f64 {
+        if self.records == 0 {
+            0.0
+        } else {
+            self.rejected as f64 / self.records as f64
         }
     }
 }
@@ -109,6 +122,9 @@ pub struct TableResult {
     pub clean: CleanTable,
     /// Cells repaired by coercion (full-width digits, numbers as text, serial dates, spaces).
     pub repaired_cells: u64,
+    /// Required fields a file of the table has no column for, as `file: 名称(code)`: the table
+    /// fails whatever its 差错率, since nothing of those fields was checked.
+    pub missing_required_columns: Vec<String>,
 }
 
 /// What the checks need beyond the table.

@@ -7,7 +7,7 @@ use riskcensus_schema::{Registry, SchemaSet, Severity};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
 use serde::Serialize;
 
-use crate::{Issue, TableResult};
+use crate::{Counts, Issue, TableResult};
 
 /// Errors writing the report.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,12 @@ pub struct TableSummary {
     pub error_rate: f64,
     pub passed: bool,
     pub repaired_cells: u64,
+    /// Rejected records ÷ records read, to ten decimals.
+    pub rejected_share: f64,
+    /// Required fields a file has no column for (`file: 名称(code)`).
+    pub missing_required_columns: Vec<String>,
+    /// Why the table failed, as rule codes (see [`FailReason`]); empty when it passed.
+    pub fail_reasons: Vec<FailReason>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -51,6 +57,10 @@ pub struct TownshipSummary {
     pub errors: u64,
     pub error_rate: f64,
     pub passed: bool,
+    pub rejected: u64,
+    pub rejected_share: f64,
+    /// Why the township's records of this table failed; empty when they passed.
+    pub fail_reasons: Vec<FailReason>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -60,6 +70,8 @@ pub struct Summary {
     pub region_name: String,
     pub reference_year: i32,
     pub pass_threshold: f64,
+    /// Highest share of rejected records a table (or a township of it) may have and pass.
+    pub max_rejected_share: f64,
     pub tables: Vec<TableSummary>,
     pub townships: Vec<TownshipSummary>,
     pub issues_by_rule: BTreeMap<String, u64>,
@@ -73,6 +85,85 @@ pub struct RunInfo<'a> {
     pub region_name: &'a str,
     pub reference_year: i32,
     pub pass_threshold: f64,
+    pub max_rejected_share: f64,
+}
+
+/// Why a table (or a township's records of it) failed QC. A table fails for any one of them, and the
+/// report lists every one that holds.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FailReason {
+    /// A file-level error (rows lost between a file and its reader, parts that disagree).
+    FileErrors,
+    /// A required field has no column in some file: nothing of it was checked.
+    RequiredColumnsAbsent,
+    /// Every record was rejected: nothing would be published, whatever the 差错率.
+    AllRecordsRejected,
+    /// Rejected records ÷ records read is above `[qc] max_rejected_share`.
+    RejectedShareOverLimit,
+    /// 差错率 is above `[qc] pass_threshold`.
+    ErrorRateOverThreshold,
+}
+
+impl FailReason {
+    /// The code `summary.json` carries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailReason::FileErrors => "file_errors",
+            FailReason::RequiredColumnsAbsent => "required_columns_absent",
+            FailReason::AllRecordsRejected => "all_records_rejected",
+            FailReason::RejectedShareOverLimit => "rejected_share_over_limit",
+            FailReason::ErrorRateOverThreshold => "error_rate_over_threshold",
+        }
+    }
+
+    /// What a reviewer reads in the workbook.
+    pub fn zh(self) -> &'static str {
+        match self {
+            FailReason::FileErrors => "存在文件级错误",
+            FailReason::RequiredColumnsAbsent => "缺少必填字段列",
+            FailReason::AllRecordsRejected => "全部记录被退回",
+            FailReason::RejectedShareOverLimit => "退回记录占比超过上限",
+            FailReason::ErrorRateOverThreshold => "差错率超过阈值",
+        }
+    }
+}
+
+/// The reasons that hold for figures of a table or a township; empty: passed. `rate` and `share` are
+/// the rounded figures the report shows, so the verdict matches what a reviewer can recompute.
+fn fail_reasons(
+    info: &RunInfo<'_>,
+    c: &Counts,
+    rate: f64,
+    share: f64,
+    file_errors: bool,
+    columns_absent: bool,
+) -> Vec<FailReason> {
+    let mut out = Vec::new();
+    if file_errors {
+        out.push(FailReason::FileErrors);
+    }
+    if columns_absent {
+        out.push(FailReason::RequiredColumnsAbsent);
+    }
+    if c.records > 0 && c.rejected == c.records {
+        out.push(FailReason::AllRecordsRejected);
+    } else if share > info.max_rejected_share {
+        out.push(FailReason::RejectedShareOverLimit);
+    }
+    if rate > info.pass_threshold {
+        out.push(FailReason::ErrorRateOverThreshold);
+    }
+    out
+}
+
+/// Reasons in Chinese, for a workbook cell.
+fn reasons_zh(reasons: &[FailReason]) -> String {
+    reasons
+        .iter()
+        .map(|r| r.zh())
+        .collect::<Vec<_>>()
+        .join("；")
 }
 
 /// Figures of every table and township, and the verdict.
@@ -90,6 +181,15 @@ pub fn summarize(
             *by_rule.entry(i.rule.to_owned()).or_default() += 1;
         }
         let rate = round_rate(r.counts.error_rate());
+        let share = round_rate(r.counts.rejected_share());
+        let reasons = fail_reasons(
+            info,
+            &r.counts,
+            rate,
+            share,
+            r.file_errors() > 0,
+            !r.missing_required_columns.is_empty(),
+        );
         tables.push(TableSummary {
             table: r.table.clone(),
             name_zh: schemas
@@ -112,12 +212,17 @@ pub fn summarize(
             indicators_checked: r.counts.indicators_checked,
             errors: r.counts.errors,
             error_rate: rate,
-            passed: rate <= info.pass_threshold && r.file_errors() == 0,
+            passed: reasons.is_empty(),
             repaired_cells: r.repaired_cells,
+            rejected_share: share,
+            missing_required_columns: r.missing_required_columns.clone(),
+            fail_reasons: reasons,
         });
         for (unit, c) in &r.by_unit {
             let code = unit.clone().unwrap_or_default();
             let rate = round_rate(c.error_rate());
+            let share = round_rate(c.rejected_share());
+            let reasons = fail_reasons(info, c, rate, share, false, false);
             townships.push(TownshipSummary {
                 table: r.table.clone(),
                 township_name: if code.is_empty() {
@@ -133,7 +238,10 @@ pub fn summarize(
                 indicators_checked: c.indicators_checked,
                 errors: c.errors,
                 error_rate: rate,
-                passed: rate <= info.pass_threshold,
+                passed: reasons.is_empty(),
+                rejected: c.rejected,
+                rejected_share: share,
+                fail_reasons: reasons,
             });
         }
     }
@@ -144,6 +252,7 @@ pub fn summarize(
         region_name: info.region_name.to_owned(),
         reference_year: info.reference_year,
         pass_threshold: info.pass_threshold,
+        max_rejected_share: info.max_rejected_share,
         tables,
         townships,
         issues_by_rule: by_rule,
@@ -279,8 +388,9 @@ fn write_xlsx(path: &Path, summary: &Summary, results: &[TableResult]) -> Result
         1,
         0,
         format!(
-            "差错率 = 错误指标数 ÷ 检查指标数；通过阈值 {:.2}%；总体结论：{}",
+            "差错率 = 错误指标数 ÷ 检查指标数；通过阈值 {:.2}%；退回记录占比上限 {:.2}%；总体结论：{}（定义见“说明”）",
             summary.pass_threshold * 100.0,
+            summary.max_rejected_share * 100.0,
             if summary.passed {
                 "通过"
             } else {
@@ -305,6 +415,9 @@ fn write_xlsx(path: &Path, summary: &Summary, results: &[TableResult]) -> Result
         "已修正单元格",
         "按规则排除记录数",
         "文件级错误",
+        "退回记录占比",
+        "不通过原因",
+        "缺少的必填字段列",
     ];
     for (c, h) in head.iter().enumerate() {
         ws.write_string_with_format(3, c as u16, *h, &bold)
@@ -336,6 +449,12 @@ fn write_xlsx(path: &Path, summary: &Summary, results: &[TableResult]) -> Result
         ws.write_number(r, 12, t.repaired_cells as f64).map_err(e)?;
         ws.write_number(r, 13, t.rows_excluded as f64).map_err(e)?;
         ws.write_number(r, 14, t.file_errors as f64).map_err(e)?;
+        ws.write_number_with_format(r, 15, t.rejected_share, &pct)
+            .map_err(e)?;
+        ws.write_string(r, 16, reasons_zh(&t.fail_reasons))
+            .map_err(e)?;
+        ws.write_string(r, 17, t.missing_required_columns.join("; "))
+            .map_err(e)?;
     }
     ws.set_column_width(0, 16).map_err(e)?;
     ws.set_column_width(1, 30).map_err(e)?;
@@ -354,6 +473,9 @@ fn write_xlsx(path: &Path, summary: &Summary, results: &[TableResult]) -> Result
         "错误指标数",
         "差错率",
         "是否通过",
+        "退回记录数",
+        "退回记录占比",
+        "不通过原因",
     ];
     for (c, h) in head.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, *h, &bold)
@@ -373,6 +495,11 @@ fn write_xlsx(path: &Path, summary: &Summary, results: &[TableResult]) -> Result
         ws.write_number_with_format(r, 6, t.error_rate, &pct)
             .map_err(e)?;
         ws.write_string(r, 7, if t.passed { "通过" } else { "不通过" })
+            .map_err(e)?;
+        ws.write_number(r, 8, t.rejected as f64).map_err(e)?;
+        ws.write_number_with_format(r, 9, t.rejected_share, &pct)
+            .map_err(e)?;
+        ws.write_string(r, 10, reasons_zh(&t.fail_reasons))
             .map_err(e)?;
     }
     ws.set_freeze_panes(1, 0).map_err(e)?;
@@ -416,7 +543,43 @@ fn write_xlsx(path: &Path, summary: &Summary, results: &[TableResult]) -> Result
         }
     }
     debug_assert_eq!(n, total);
+
+    let ws = wb.add_worksheet();
+    ws.set_name("说明").map_err(e)?;
+    for (r, line) in definitions(summary).iter().enumerate() {
+        if r == 0 {
+            ws.write_string_with_format(0, 0, line, &bold).map_err(e)?;
+        } else {
+            ws.write_string(r as u32, 0, line).map_err(e)?;
+        }
+    }
+    ws.set_column_width(0, 110).map_err(e)?;
+    printable(ws);
     wb.save(path).map_err(e)
+}
+
+/// The 说明 sheet: what the figures count and when a table fails, with this run's limits.
+fn definitions(summary: &Summary) -> Vec<String> {
+    vec![
+        "指标与判定说明".into(),
+        "检查指标数：每条记录计入其所在文件实际提供的字段（含由图形得到的经纬度）与全部必填字段，面图层另计图形 1 项；文件中没有的非必填字段不计入。".into(),
+        "错误指标数：至少有一个错误的（记录 × 字段）个数；警告不计入。".into(),
+        "差错率 = 错误指标数 ÷ 检查指标数。".into(),
+        "退回记录：至少有一个错误的记录，不进入发布数据；退回记录占比 = 退回记录数 ÷ 读入记录数。".into(),
+        "表（及表内每个乡镇）满足以下任一条即“不通过”，原因列于“不通过原因”：".into(),
+        "  存在文件级错误：如文件记录数与读入数不符、矢量文件各部分记录数不一致；".into(),
+        "  缺少必填字段列：某文件没有必填字段对应的列，该字段无从检查；".into(),
+        "  全部记录被退回：无论差错率多少，均不通过；".into(),
+        format!(
+            "  退回记录占比超过上限：退回记录占比大于 {:.2}%（[qc] max_rejected_share）；",
+            summary.max_rejected_share * 100.0
+        ),
+        format!(
+            "  差错率超过阈值：差错率大于 {:.2}%（[qc] pass_threshold）。",
+            summary.pass_threshold * 100.0
+        ),
+        "面图层（如房屋建筑轮廓）无经纬度列时，以面内代表点（保证落在面内，非质心）的经纬度做点位检查（所在乡镇、火星坐标偏移、经纬度填反）。".into(),
+    ]
 }
 
 /// Error rates to ten decimals: the same number in JSON, CSV and the workbook, to the last digit.

@@ -11,6 +11,7 @@ use riskcensus_pipeline::{Run, maps, validate};
 use riskcensus_synth::{BuildingGeometry, Options};
 
 mod assignment;
+mod qc_rate;
 
 fn generate(dir: &Path, buildings: u64, geometry: BuildingGeometry) -> riskcensus_synth::Summary {
     let mut o = Options::new("530402", dir);
@@ -199,7 +200,7 @@ fn report_xlsx_figures_equal_summary_json() {
         serde_json::from_slice(&std::fs::read(qc.join("summary.json")).unwrap()).unwrap();
     let tables = json["tables"].as_array().unwrap();
     let mut wb = open_workbook_auto(qc.join("report.xlsx")).unwrap();
-    assert_eq!(wb.sheet_names(), vec!["汇总", "乡镇", "问题清单"]);
+    assert_eq!(wb.sheet_names(), vec!["汇总", "乡镇", "问题清单", "说明"]);
     let sheet = wb.worksheet_range("汇总").unwrap();
     let rows: Vec<&[Data]> = sheet.rows().skip(4).collect();
     assert_eq!(rows.len(), tables.len());
