@@ -321,11 +321,12 @@ fn validate(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result
     bar.finish_and_clear();
     let s = &v.summary;
     println!(
-        "QC of {} ({} {}), pass threshold {:.2}%",
+        "QC of {} ({} {}), pass threshold {:.2}%, rejected records at most {:.2}%",
         s.run,
         s.region_code,
         s.region_name,
-        s.pass_threshold * 100.0
+        s.pass_threshold * 100.0,
+        s.max_rejected_share * 100.0
     );
     println!(
         "  {:<16} {:>9} {:>9} {:>9} {:>8} {:>9}  result",

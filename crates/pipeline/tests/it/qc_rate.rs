@@ -8,6 +8,7 @@ use std::path::Path;
 use calamine::{Data, Reader, open_workbook_auto};
 use gdal::vector::{Feature, FieldDefn, Geometry, LayerAccess, LayerOptions, OGRwkbGeometryType};
 use riskcensus_pipeline::{Run, validate};
+use riskcensus_spatial::gcj02::wgs84_to_gcj02;
 use riskcensus_synth::{BuildingGeometry, Options};
 
 /// A generated county without injected defects: every failure in these tests is one made here.
@@ -392,7 +393,7 @@ fn a_footprint_only_layer_is_located_and_checked_by_a_point_inside_each_footprin
         .layer(0)
         .unwrap()
         .features()
-        .take(3)
+        .take(4)
         .map(|f| (text_field(&f, "fwbh"), text_field(&f, "xzqdm")))
         .collect();
     drop(src);
@@ -406,6 +407,15 @@ fn a_footprint_only_layer_is_located_and_checked_by_a_point_inside_each_footprin
         })
         .fold(f64::MIN, f64::max)
         + 0.5;
+    // Building 3 as a web map gives it: a spot of its township, shifted to GCJ-02 out of it.
+    let index = riskcensus_spatial::UnitIndex::new(towns.iter().map(|(code, wkb)| {
+        match riskcensus_spatial::parse_wkb(wkb).unwrap() {
+            riskcensus_spatial::Geom::Polygon(mp) => (code.clone(), mp),
+            other => panic!("a township is a polygon, not {other:?}"),
+        }
+    }));
+    let own = first[3].1.clone();
+    let mut shifted = None;
     let mut u = None;
     footprints_only(d.path(), |k, shape| match k {
         0 => Some(moved(shape, target)),
@@ -424,8 +434,31 @@ fn a_footprint_only_layer_is_located_and_checked_by_a_point_inside_each_footprin
             u = Some((g.clone(), centroid));
             Some(g)
         }
+        3 => {
+            let r = ring(shape);
+            let mut q = (r[0].0, r[0].1);
+            let (gx, gy) = wgs84_to_gcj02(q.0, q.1);
+            let (dx, dy) = (gx - q.0, gy - q.1);
+            // Walk along the shift until the shifted spot leaves the township, then a third of a
+            // shift on: the spot stays inside, its shifted copy lands well outside.
+            while index.locate(q.0 + dx, q.1 + dy) == Some(own.as_str()) {
+                q = (q.0 + dx / 50.0, q.1 + dy / 50.0);
+            }
+            q = (q.0 + dx / 3.0, q.1 + dy / 3.0);
+            let g = wgs84_to_gcj02(q.0, q.1);
+            let s = 0.00005;
+            shifted = Some((q, g));
+            Some(polygon(
+                [(0., 0.), (1., 0.), (1., 1.), (0., 1.), (0., 0.)]
+                    .iter()
+                    .map(|(x, y)| (g.0 - s / 2.0 + x * s, g.1 - s / 2.0 + y * s)),
+            ))
+        }
         _ => None,
     });
+    let (q, g) = shifted.unwrap();
+    assert_eq!(index.locate(q.0, q.1), Some(own.as_str()), "the fixture");
+    assert_ne!(index.locate(g.0, g.1), Some(own.as_str()), "the fixture");
     let (u, centroid) = u.unwrap();
     assert!(
         !u.contains(&point(centroid)),
@@ -444,7 +477,7 @@ fn a_footprint_only_layer_is_located_and_checked_by_a_point_inside_each_footprin
     let report = riskcensus_pipeline::run(&run, &mut |_, _, _| {}).unwrap();
     let out = &report.out_dir;
 
-    // The point checks ran on each footprint's point: exactly the two moved buildings are rejected,
+    // The point checks ran on each footprint's point: exactly the three moved buildings are rejected,
     // on their geometry.
     let mut issues = csv::Reader::from_path(out.join("qc/issues.csv")).unwrap();
     let rejected: Vec<(String, String, String)> = issues
@@ -462,19 +495,20 @@ fn a_footprint_only_layer_is_located_and_checked_by_a_point_inside_each_footprin
                 "point_outside_township".into()
             ),
             ("2".into(), "geometry".into(), "point_outside_county".into()),
+            ("4".into(), "geometry".into(), "gcj02_offset".into()),
         ]
     );
     let s = summary(&run);
     let t = table(&s, "fwjz");
     assert_eq!(t["rows_read"].as_u64().unwrap(), 1_000);
-    assert_eq!(t["rows_clean"].as_u64().unwrap(), 998);
+    assert_eq!(t["rows_clean"].as_u64().unwrap(), 997);
     // lon and lat come from the geometry: they are indicators of every record.
     assert_eq!(t["indicators_checked"].as_u64().unwrap(), 1_000 * 18);
 
     // Every clean building is published, assigned by its footprint or its point, with both the
     // footprint and a lon/lat inside it.
     let df = riskcensus_pipeline::query::read_table(out, "fwjz").unwrap();
-    assert_eq!(df.height(), 998);
+    assert_eq!(df.height(), 997);
     let how = df.column("assigned_by").unwrap().str().unwrap().clone();
     assert!(
         how.iter()
