@@ -380,7 +380,7 @@ pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<M
         .map_err(|e| Error::Report(e.to_string()))?;
     let scored =
         riskcensus_risk::score(&model, &table).map_err(|e| Error::Report(e.to_string()))?;
-    crate::geoparquet::write_unit_risk(&parquet, &scored.df, &shapes)?;
+    crate::geoparquet::write_unit_risk(&parquet, &scored.df, &shapes, &region_code)?;
     write_atomic(&out.join("risk").join("model.toml"), &doc)?;
     if !shapes.is_empty() {
         crate::gis::write_units(&out.join("gis"), &scored.df, &shapes)?;

@@ -217,7 +217,10 @@ mod tests {
     /// A Hive-partitioned table as a run writes it: one folder per county, each with a part file.
     fn partitioned(dir: &Path, table: &str, parts: &[(&str, &[f64])]) {
         for (county, values) in parts {
-            let folder = dir.join("parquet").join(table).join(format!("county={county}"));
+            let folder = dir
+                .join("parquet")
+                .join(table)
+                .join(format!("county={county}"));
             std::fs::create_dir_all(&folder).unwrap();
             let n = values.len();
             let mut df = DataFrame::new(
@@ -225,7 +228,9 @@ mod tests {
                 vec![
                     Column::new(
                         "unit_code".into(),
-                        (0..n).map(|i| format!("{county}{:03}", i + 1)).collect::<Vec<_>>(),
+                        (0..n)
+                            .map(|i| format!("{county}{:03}", i + 1))
+                            .collect::<Vec<_>>(),
                     ),
                     Column::new("score".into(), values.to_vec()),
                 ],
@@ -262,7 +267,13 @@ mod tests {
     #[test]
     fn csv_floats_read_back_as_the_same_number() {
         let d = tempfile::tempdir().unwrap();
-        let values = [102.712_345_678_9, 0.123_456_789_012_345, 1e-9, 1234567.891, -0.5];
+        let values = [
+            102.712_345_678_9,
+            0.123_456_789_012_345,
+            1e-9,
+            1234567.891,
+            -0.5,
+        ];
         partitioned(d.path(), "unit_risk", &[("530302", &values)]);
         let mut df = query(d.path(), "SELECT unit_code, score FROM unit_risk").unwrap();
         let out = d.path().join("result.csv");
