@@ -223,3 +223,60 @@ fn a_city_run_is_named_for_the_city_and_partitioned_by_county() {
     }
     assert!(parts["unit_risk"].values().all(|codes| !codes.is_empty()));
 }
+
+/// A run of the shipped NRI indicator example under another region code and name: its package.
+fn indicator_package(dir: &Path, region_code: &str) -> std::path::PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let text = std::fs::read_to_string(repo.join("pipelines/nri_example.toml"))
+        .unwrap()
+        .replace(
+            "region_code = \"530381\"",
+            &format!("region_code = \"{region_code}\""),
+        )
+        .replace("../fixtures/", &format!("{}/fixtures/", repo.display()))
+        .replace(
+            "\"models/",
+            &format!("\"{}/pipelines/models/", repo.display()),
+        );
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("nri.toml");
+    std::fs::write(&path, text).unwrap();
+    let run = Run::load(&path, Some(&dir.join("out"))).unwrap();
+    riskcensus_pipeline::run(&run, &mut |_, _, _| {})
+        .unwrap()
+        .package
+        .unwrap()
+}
+
+/// Two packages holding the same units (the same indicator table run for two counties) are
+/// refused, naming both packages and a shared unit, where the merge stacked every unit twice.
+#[test]
+fn merging_packages_whose_units_overlap_is_refused() {
+    use riskcensus_pipeline::merge::merge;
+    let d = tempfile::tempdir().unwrap();
+    let a = indicator_package(&d.path().join("a"), "530381");
+    let b = indicator_package(&d.path().join("b"), "530302");
+    let e = merge(&[a.clone(), b.clone()], &d.path().join("province"), None)
+        .unwrap_err()
+        .to_string();
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/indicators/nri_example.csv"),
+    )
+    .unwrap()
+    .lines()
+    .nth(1)
+    .unwrap()
+    .split(',')
+    .next()
+    .unwrap()
+    .to_owned();
+    assert!(
+        e.contains("overlap")
+            && e.contains(&a.display().to_string())
+            && e.contains(&b.display().to_string())
+            && e.contains(&format!("unit {unit} and 3 more")),
+        "{e}"
+    );
+    // Each alone still merges.
+    merge(&[a], &d.path().join("alone"), None).unwrap();
+}
