@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use riskcensus_qc::{CleanTable, Issue, Value};
-use riskcensus_risk::units::RecordUnits;
+use riskcensus_risk::units::{RecordUnits, UnitSet};
 use riskcensus_schema::{FieldType, TableSchema, divisions};
 use riskcensus_spatial::{Geom, parse_wkb};
 
@@ -123,6 +123,7 @@ fn table_frames(
     clean: &CleanTable,
     files: &[String],
     assigned: Option<&RecordUnits>,
+    units: Option<&UnitSet>,
     projjson: &str,
 ) -> Result<Vec<(String, DataFrame, Option<String>)>> {
     let names = column_names(schema);
@@ -139,14 +140,21 @@ fn table_frames(
             }
         }
     };
-    // The unit the record went to, else the township it declared.
+    // The unit the record went to, else the township it declared, else (a hazard zone of a city
+    // run) the unit its polygon overlaps most.
     let county_of = |i: usize| {
         let placed = unit_of(i).0;
         let code = placed
             .as_deref()
             .filter(|u| divisions::county_of(u).is_some())
             .or(clean.rows[i].unit.as_deref());
-        partition_county(code, &run.region_code)
+        match (code, units) {
+            (None, Some(u)) => partition_county(
+                largest_overlap(u, clean.rows[i].geometry.as_deref()),
+                &run.region_code,
+            ),
+            _ => partition_county(code, &run.region_code),
+        }
     };
     let mut parts: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for i in 0..clean.rows.len() {
@@ -323,6 +331,14 @@ pub(crate) fn partition_county(code: Option<&str>, region: &str) -> String {
         .to_owned()
 }
 
+/// The unit a polygon record (a hazard zone) overlaps most, for its partition.
+fn largest_overlap<'a>(units: &'a UnitSet, wkb: Option<&[u8]>) -> Option<&'a str> {
+    match parse_wkb(wkb?).ok()? {
+        Geom::Polygon(mp) => units.largest_overlap(&mp),
+        _ => None,
+    }
+}
+
 /// The partition of what no county can be derived for in a city or provincial run.
 pub const UNASSIGNED: &str = "unassigned";
 
@@ -419,6 +435,14 @@ pub fn write_all(
     let mut markdown = String::from(
         "# Data dictionary\n\nEvery Parquet table of this run, its columns, their Chinese names, types and units.\n",
     );
+    // Only a city or provincial run needs the units to place what has no code: in a county run,
+    // that is the county.
+    let units = match (&run.units, v.results.first()) {
+        (Some(_), Some(u)) if divisions::county_of(&run.region_code).is_none() => Some(
+            UnitSet::from_table(&u.clean, &run.units_code_field, &run.units_name_field),
+        ),
+        _ => None,
+    };
     for r in &v.results {
         let Some(schema) = run.schemas.table(&r.table) else {
             continue;
@@ -429,6 +453,7 @@ pub fn write_all(
             &r.clean,
             &r.files,
             records.get(&r.table),
+            units.as_ref(),
             &projjson,
         )?;
         for (county, mut df, geo) in frames {
