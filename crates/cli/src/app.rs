@@ -250,8 +250,16 @@ fn gen_fixtures(args: GenArgs) -> Result<i32> {
     Ok(EXIT_OK)
 }
 
+/// Says what the pipeline file asked for that the run does not take as written, before any work.
+fn print_warnings(run: &riskcensus_pipeline::Run) {
+    for w in &run.warnings {
+        eprintln!("warning: {}: {w}", run.pipeline_path.display());
+    }
+}
+
 fn run(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32> {
     let run = riskcensus_pipeline::Run::load(pipeline, out)?;
+    print_warnings(&run);
     tracing::info!(run = %run.name, region = %run.region_code, inputs = run.inputs.len(), "pipeline resolved");
     let bar = progress_bar(run.inputs.len() as u64 + 2, "tables");
     let report = riskcensus_pipeline::run(&run, &mut |what, done, _| {
@@ -313,6 +321,7 @@ fn run(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32>
 
 fn validate(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32> {
     let run = riskcensus_pipeline::Run::load(pipeline, out)?;
+    print_warnings(&run);
     let bar = progress_bar(run.inputs.len() as u64 + 2, "tables");
     let v = riskcensus_pipeline::validate(&run, &mut |what, done, _| {
         bar.set_message(what.to_owned());

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use riskcensus_qc::{CleanTable, Issue, Value};
-use riskcensus_risk::units::RecordUnits;
-use riskcensus_schema::{FieldType, TableSchema};
+use riskcensus_risk::units::{RecordUnits, UnitSet};
+use riskcensus_schema::{FieldType, TableSchema, divisions};
 use riskcensus_spatial::{Geom, parse_wkb};
 
 use crate::{Error, Result, Run, Validated, write_atomic};
@@ -123,6 +123,7 @@ fn table_frames(
     clean: &CleanTable,
     files: &[String],
     assigned: Option<&RecordUnits>,
+    units: Option<&UnitSet>,
     projjson: &str,
 ) -> Result<Vec<(String, DataFrame, Option<String>)>> {
     let names = column_names(schema);
@@ -139,15 +140,25 @@ fn table_frames(
             }
         }
     };
-    let county_of = |unit: &Option<String>| {
-        unit.as_deref()
-            .and_then(|u| u.get(..6))
-            .unwrap_or(run.region_code.get(..6).unwrap_or(&run.region_code))
-            .to_owned()
+    // The unit the record went to, else the township it declared, else (a hazard zone of a city
+    // run) the unit its polygon overlaps most.
+    let county_of = |i: usize| {
+        let placed = unit_of(i).0;
+        let code = placed
+            .as_deref()
+            .filter(|u| divisions::county_of(u).is_some())
+            .or(clean.rows[i].unit.as_deref());
+        match (code, units) {
+            (None, Some(u)) => partition_county(
+                largest_overlap(u, clean.rows[i].geometry.as_deref()),
+                &run.region_code,
+            ),
+            _ => partition_county(code, &run.region_code),
+        }
     };
     let mut parts: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for i in 0..clean.rows.len() {
-        parts.entry(county_of(&unit_of(i).0)).or_default().push(i);
+        parts.entry(county_of(i)).or_default().push(i);
     }
     let mut out = Vec::new();
     for (county, idx) in parts {
@@ -308,19 +319,45 @@ fn projjson_4490(at: &Path) -> Result<String> {
     srs.to_projjson().map_err(|e| perr(at, e))
 }
 
+/// The Hive partition (`county=<code>`) of a record, issue or unit with this township or unit
+/// code in a run of `region`: the real county the code lies in (its first 6 digits); for a code
+/// that names no county (none, or a unit numbered by another scheme), the region when it is a
+/// county, else [`UNASSIGNED`]. Never a city or province code, never a whole unit code: a
+/// partition is a county, whatever the level of the run or of its units.
+pub(crate) fn partition_county(code: Option<&str>, region: &str) -> String {
+    code.and_then(divisions::county_of)
+        .or_else(|| divisions::county_of(region))
+        .unwrap_or(UNASSIGNED)
+        .to_owned()
+}
+
+/// The unit a polygon record (a hazard zone) overlaps most, for its partition.
+fn largest_overlap<'a>(units: &'a UnitSet, wkb: Option<&[u8]>) -> Option<&'a str> {
+    match parse_wkb(wkb?).ok()? {
+        Geom::Polygon(mp) => units.largest_overlap(&mp),
+        _ => None,
+    }
+}
+
+/// The partition of what no county can be derived for in a city or provincial run.
+pub const UNASSIGNED: &str = "unassigned";
+
 /// Writes the graded units as GeoParquet, `parquet/unit_risk/county=<code>/part-0.parquet`, each
-/// unit with its polygon (from `shapes`, by unit code). Returns the files written.
+/// unit with its polygon (from `shapes`, by unit code), partitioned by the county each unit lies in
+/// (see [`partition_county`]; `region` is the run's or merge's region code). Returns the files
+/// written.
 pub fn write_unit_risk(
     root: &Path,
     df: &DataFrame,
     shapes: &BTreeMap<String, Vec<u8>>,
+    region: &str,
 ) -> Result<Vec<PathBuf>> {
     let projjson = projjson_4490(root)?;
     let codes: Vec<String> = crate::text_column(df, "unit_code")?;
     let mut parts: BTreeMap<String, Vec<IdxSize>> = BTreeMap::new();
     for (i, c) in codes.iter().enumerate() {
         parts
-            .entry(c.get(..6).unwrap_or(c).to_owned())
+            .entry(partition_county(Some(c), region))
             .or_default()
             .push(i as IdxSize);
     }
@@ -398,6 +435,14 @@ pub fn write_all(
     let mut markdown = String::from(
         "# Data dictionary\n\nEvery Parquet table of this run, its columns, their Chinese names, types and units.\n",
     );
+    // Only a city or provincial run needs the units to place what has no code: in a county run,
+    // that is the county.
+    let units = match (&run.units, v.results.first()) {
+        (Some(_), Some(u)) if divisions::county_of(&run.region_code).is_none() => Some(
+            UnitSet::from_table(&u.clean, &run.units_code_field, &run.units_name_field),
+        ),
+        _ => None,
+    };
     for r in &v.results {
         let Some(schema) = run.schemas.table(&r.table) else {
             continue;
@@ -408,6 +453,7 @@ pub fn write_all(
             &r.clean,
             &r.files,
             records.get(&r.table),
+            units.as_ref(),
             &projjson,
         )?;
         for (county, mut df, geo) in frames {
@@ -512,12 +558,7 @@ pub fn write_all(
     let all: Vec<&Issue> = v.results.iter().flat_map(|r| &r.issues).collect();
     let mut by_county: BTreeMap<String, Vec<&Issue>> = BTreeMap::new();
     for i in all {
-        let c = i
-            .unit
-            .as_deref()
-            .and_then(|u| u.get(..6))
-            .unwrap_or(run.region_code.get(..6).unwrap_or(&run.region_code))
-            .to_owned();
+        let c = partition_county(i.unit.as_deref(), &run.region_code);
         by_county.entry(c).or_default().push(i);
     }
     for (county, issues) in by_county {

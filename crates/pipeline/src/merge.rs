@@ -129,14 +129,15 @@ fn copy_entries(c: &mut County, out: &Path) -> Result<()> {
             && name.contains("/county=")
             && !name.starts_with("parquet/unit_risk/")
         {
-            if out.join(name).exists() {
+            let dest = out.join(unassigned_part(name, &code));
+            if dest.exists() {
                 return Err(invalid(
                     &c.path,
                     format!("{name} is also in another package"),
                     "give each county's package once",
                 ));
             }
-            out.join(name)
+            dest
         } else if let Some(rest) = name.strip_prefix("qc/") {
             out.join("qc").join(&code).join(rest)
         } else {
@@ -161,6 +162,19 @@ fn copy_entries(c: &mut County, out: &Path) -> Result<()> {
         std::fs::rename(&tmp, &dest).map_err(werr)?;
     }
     Ok(())
+}
+
+/// Where a partition entry goes in the merge: as sent, except that the `county=unassigned` part of
+/// a city or provincial package is named for its region (`part-530300.parquet`), as several such
+/// packages each have one.
+fn unassigned_part(name: &str, region: &str) -> String {
+    let marker = format!("/county={}/", crate::geoparquet::UNASSIGNED);
+    match name.rsplit_once('/') {
+        Some((dir, "part-0.parquet")) if name.contains(&marker) => {
+            format!("{dir}/part-{region}.parquet")
+        }
+        _ => name.to_owned(),
+    }
 }
 
 /// A verified Parquet entry of a county, read from its extracted file.
@@ -219,6 +233,82 @@ fn region_of(counties: &[County], region: Option<&str>) -> Result<(String, Strin
         }
     }
     Ok((format!("{prefix:0<6}"), division.name.clone()))
+}
+
+/// Refuses packages whose units overlap: the same unit code in two packages, or a unit of one that
+/// holds a unit of the other (a county unit 530381 and its township 530381101). Stacked, such
+/// units were graded twice and every one appeared twice in the provincial tables, silently; a
+/// city package and one of its counties' packages are the usual cause.
+fn refuse_overlapping_units(counties: &[County]) -> Result<()> {
+    let mut codes: Vec<BTreeSet<String>> = Vec::with_capacity(counties.len());
+    for c in counties {
+        let set = match &c.unit_table {
+            Some(df) => crate::text_column(df, "unit_code")
+                .map_err(|e| {
+                    invalid(
+                        &c.path,
+                        format!("parquet/unit_table.parquet: {e}"),
+                        "re-run verify",
+                    )
+                })?
+                .into_iter()
+                .filter(|x| !x.is_empty())
+                .collect(),
+            None => BTreeSet::new(),
+        };
+        codes.push(set);
+    }
+    for j in 1..counties.len() {
+        for i in 0..j {
+            let shared: Vec<String> = codes[j]
+                .iter()
+                .filter_map(|u| {
+                    overlap(&codes[i], u).map(|o| if o == *u { o } else { format!("{u} / {o}") })
+                })
+                .collect();
+            if let Some(first) = shared.first() {
+                let more = if shared.len() > 1 {
+                    format!(" and {} more", shared.len() - 1)
+                } else {
+                    String::new()
+                };
+                return Err(invalid(
+                    &counties[j].path,
+                    format!(
+                        "its units overlap those of {} ({} {}): unit {first}{more}",
+                        counties[i].path.display(),
+                        counties[i].manifest.region_code,
+                        counties[i].manifest.region_name
+                    ),
+                    "merge packages of separate areas: a city's package already holds its counties",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The unit of `units` that `code` overlaps: the same code, a unit holding it (its county), or a
+/// unit it holds (a township of it).
+fn overlap(units: &BTreeSet<String>, code: &str) -> Option<String> {
+    if units.contains(code) {
+        return Some(code.to_owned());
+    }
+    if let Some(county) = riskcensus_schema::divisions::county_of(code)
+        && county != code
+        && units.contains(county)
+    {
+        return Some(county.to_owned());
+    }
+    // Only a county code holds other codes: non-division unit codes (01001) are compared whole.
+    if riskcensus_schema::divisions::county_of(code) != Some(code) {
+        return None;
+    }
+    units
+        .range::<str, _>((std::ops::Bound::Excluded(code), std::ops::Bound::Unbounded))
+        .next()
+        .filter(|u| u.starts_with(code))
+        .cloned()
 }
 
 /// Merges verified county packages into `out`: `parquet/` (county partitions as sent, the unit
@@ -281,6 +371,8 @@ pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<M
             ));
         }
     }
+
+    refuse_overlapping_units(&counties)?;
 
     // Nothing of an earlier merge may go into this package.
     std::fs::create_dir_all(out).map_err(|source| Error::Write {
@@ -380,7 +472,7 @@ pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<M
         .map_err(|e| Error::Report(e.to_string()))?;
     let scored =
         riskcensus_risk::score(&model, &table).map_err(|e| Error::Report(e.to_string()))?;
-    crate::geoparquet::write_unit_risk(&parquet, &scored.df, &shapes)?;
+    crate::geoparquet::write_unit_risk(&parquet, &scored.df, &shapes, &region_code)?;
     write_atomic(&out.join("risk").join("model.toml"), &doc)?;
     if !shapes.is_empty() {
         crate::gis::write_units(&out.join("gis"), &scored.df, &shapes)?;

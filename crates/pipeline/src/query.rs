@@ -39,51 +39,74 @@ pub fn tables(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>> {
 
 /// One published table as a lazy frame: a single file, or every part of a Hive-partitioned folder
 /// in path order, with the partition key as a `county` column.
+///
+/// The parts are stacked into one frame before SQL sees them: polars rewrites `count(*)` over a
+/// union of frames into a sum cast to UInt128, a type this build of polars does not carry, so a
+/// lazy union made `SELECT count(*)` fail on every table with more than one partition.
 fn table_frame(path: &Path) -> Result<Option<LazyFrame>> {
+    let mut stacked: Option<DataFrame> = None;
+    for p in table_parts(path)? {
+        let df = partition_frame(&p)?;
+        stacked = Some(match stacked {
+            None => df,
+            Some(mut all) => {
+                all.vstack_mut(&df).map_err(|e| Error::Invalid {
+                    path: p.clone(),
+                    message: format!("this part does not match the table's other parts: {e}"),
+                    hint: "a table's parts come from one run; unpack the package again".into(),
+                })?;
+                all
+            }
+        });
+    }
+    Ok(stacked.map(|mut df| {
+        df.rechunk_mut();
+        df.lazy()
+    }))
+}
+
+/// The Parquet files of a table: the file itself, or every part under its folder, in path order.
+fn table_parts(path: &Path) -> Result<Vec<std::path::PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
     let mut parts = Vec::new();
-    if path.is_dir() {
-        let mut stack = vec![path.to_owned()];
-        while let Some(d) = stack.pop() {
-            let rerr = |source| Error::Input {
-                path: d.clone(),
-                source,
-            };
-            for e in std::fs::read_dir(&d).map_err(rerr)? {
-                let p = e.map_err(rerr)?.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.extension().is_some_and(|x| x == "parquet") {
-                    parts.push(p);
-                }
+    let mut stack = vec![path.to_owned()];
+    while let Some(d) = stack.pop() {
+        let rerr = |source| Error::Input {
+            path: d.clone(),
+            source,
+        };
+        for e in std::fs::read_dir(&d).map_err(rerr)? {
+            let p = e.map_err(rerr)?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                parts.push(p);
             }
         }
-        parts.sort();
-    } else {
-        parts.push(path.to_owned());
     }
-    let mut frames = Vec::new();
-    for p in parts {
-        let f = std::fs::File::open(&p).map_err(|e| Error::Input {
-            path: p.clone(),
-            source: e,
-        })?;
-        let mut lf = ParquetReader::new(f).finish()?.lazy();
-        // A Hive partition (`…/county=530381/part-0.parquet`) gives its key as a column.
-        let county = p
-            .parent()
-            .and_then(|d| d.file_name())
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix("county="));
-        if let Some(code) = county {
-            lf = lf.with_column(lit(code.to_owned()).alias("county"));
-        }
-        frames.push(lf);
+    parts.sort();
+    Ok(parts)
+}
+
+/// One part file, with its Hive partition key (`…/county=530381/part-0.parquet`) as a column.
+fn partition_frame(p: &Path) -> Result<DataFrame> {
+    let f = std::fs::File::open(p).map_err(|e| Error::Input {
+        path: p.to_owned(),
+        source: e,
+    })?;
+    let mut df = ParquetReader::new(f).finish()?;
+    let county = p
+        .parent()
+        .and_then(|d| d.file_name())
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("county="));
+    if let Some(code) = county {
+        let n = df.height();
+        df.with_column(Column::new("county".into(), vec![code.to_owned(); n]))?;
     }
-    Ok(match frames.len() {
-        0 => None,
-        1 => frames.pop(),
-        _ => Some(concat(frames, UnionArgs::default())?),
-    })
+    Ok(df)
 }
 
 /// One published table of an output directory, all its partitions.
@@ -161,7 +184,7 @@ pub fn write(df: &mut DataFrame, path: &Path) -> Result<()> {
                         Ok(AnyValue::Null) | Err(_) => String::new(),
                         Ok(AnyValue::String(s)) => s.to_owned(),
                         Ok(AnyValue::StringOwned(s)) => s.to_string(),
-                        Ok(v) => v.to_string(),
+                        Ok(v) => csv_cell(&v),
                     })
                     .collect();
                 w.write_record(&row).map_err(|e| werr(e.to_string()))?;
@@ -173,5 +196,93 @@ pub fn write(df: &mut DataFrame, path: &Path) -> Result<()> {
             message: "unknown output type".into(),
             hint: "end the file name in .csv or .parquet".into(),
         }),
+    }
+}
+
+/// A value as a csv cell. Floats are written in full (the shortest text that reads back as the
+/// same number): polars' display rounds them to 7 significant digits, which loses a score's
+/// ranking and a coordinate's metres.
+fn csv_cell(v: &AnyValue<'_>) -> String {
+    match v {
+        AnyValue::Float64(x) => x.to_string(),
+        AnyValue::Float32(x) => x.to_string(),
+        v => v.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Hive-partitioned table as a run writes it: one folder per county, each with a part file.
+    fn partitioned(dir: &Path, table: &str, parts: &[(&str, &[f64])]) {
+        for (county, values) in parts {
+            let folder = dir
+                .join("parquet")
+                .join(table)
+                .join(format!("county={county}"));
+            std::fs::create_dir_all(&folder).unwrap();
+            let n = values.len();
+            let mut df = DataFrame::new(
+                n,
+                vec![
+                    Column::new(
+                        "unit_code".into(),
+                        (0..n)
+                            .map(|i| format!("{county}{:03}", i + 1))
+                            .collect::<Vec<_>>(),
+                    ),
+                    Column::new("score".into(), values.to_vec()),
+                ],
+            )
+            .unwrap();
+            let f = std::fs::File::create(folder.join("part-0.parquet")).unwrap();
+            ParquetWriter::new(f).finish(&mut df).unwrap();
+        }
+    }
+
+    #[test]
+    fn count_star_over_several_partitions() {
+        let d = tempfile::tempdir().unwrap();
+        partitioned(
+            d.path(),
+            "fwjz",
+            &[("530302", &[1.0, 2.0]), ("530381", &[3.0, 4.0, 5.0])],
+        );
+        let df = query(d.path(), "SELECT count(*) AS n FROM fwjz").unwrap();
+        let n = df.column("n").unwrap().cast(&DataType::Int64).unwrap();
+        assert_eq!(n.i64().unwrap().get(0), Some(5));
+        let df = query(
+            d.path(),
+            "SELECT county, count(*) AS n FROM fwjz GROUP BY county ORDER BY county",
+        )
+        .unwrap();
+        let n = df.column("n").unwrap().cast(&DataType::Int64).unwrap();
+        assert_eq!(
+            n.i64().unwrap().iter().collect::<Vec<_>>(),
+            vec![Some(2), Some(3)]
+        );
+    }
+
+    #[test]
+    fn csv_floats_read_back_as_the_same_number() {
+        let d = tempfile::tempdir().unwrap();
+        let values = [
+            102.712_345_678_9,
+            0.123_456_789_012_345,
+            1e-9,
+            1234567.891,
+            -0.5,
+        ];
+        partitioned(d.path(), "unit_risk", &[("530302", &values)]);
+        let mut df = query(d.path(), "SELECT unit_code, score FROM unit_risk").unwrap();
+        let out = d.path().join("result.csv");
+        write(&mut df, &out).unwrap();
+        let mut r = csv::Reader::from_path(&out).unwrap();
+        let back: Vec<f64> = r
+            .records()
+            .map(|rec| rec.unwrap()[1].parse::<f64>().unwrap())
+            .collect();
+        assert_eq!(back, values);
     }
 }

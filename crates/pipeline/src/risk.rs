@@ -115,7 +115,7 @@ fn finish(
                 &run.out_dir.join("risk").join("model.toml"),
                 model.document.as_bytes(),
             )?;
-            crate::geoparquet::write_unit_risk(&parquet, &scored.df, &shapes)?;
+            crate::geoparquet::write_unit_risk(&parquet, &scored.df, &shapes, &run.region_code)?;
             if !shapes.is_empty() {
                 crate::gis::write_units(&run.out_dir.join("gis"), &scored.df, &shapes)?;
                 let region = crate::maps::Region {

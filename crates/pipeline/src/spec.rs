@@ -200,6 +200,57 @@ pub struct Run {
     pub model: Option<riskcensus_risk::Model>,
     /// The columns of that unit table, known before any data is read.
     pub unit_columns: Vec<String>,
+    /// Things the pipeline file says that the run does not take as written (a region name that is
+    /// not the registry's); printed and kept in the QC summary.
+    pub warnings: Vec<String>,
+}
+
+/// The region of a run as resolved: its 6-digit code, the registry's name, and any warning.
+struct Region {
+    code: String,
+    name: String,
+    warnings: Vec<String>,
+}
+
+/// Checks `[run] region_code` (a county, a city or a province) against the registry, and
+/// `region_name` against the registry's name. The package and maps are named by the registry, so
+/// a name that disagrees is a warning, not a silent relabelling. Errors are (message, hint).
+fn resolve_region(
+    run: &RunSection,
+    registry: &Registry,
+) -> std::result::Result<Region, (String, &'static str)> {
+    const HINT: &str =
+        "give a 6-digit code: a county (530302), a city (530300) or a province (530000)";
+    let code = run.region_code.trim();
+    let level =
+        divisions::parse_region(code).map_err(|e| (format!("[run] region_code: {e}"), HINT))?;
+    if level > DivisionLevel::County {
+        return Err((
+            format!("[run] region_code {code} is a township; a run covers a county or more"),
+            HINT,
+        ));
+    }
+    let Some(official) = registry.region_name(code) else {
+        return Err((
+            format!("[run] region_code {code} is not in the NBS 2023 division list"),
+            "check the code against schemas/codes/divisions_nbs2023/",
+        ));
+    };
+    let canonical = format!("{:0<6}", divisions::region_prefix(code));
+    let mut warnings = Vec::new();
+    if let Some(given) = run.region_name.as_deref().map(str::trim)
+        && given != official
+        && registry.region(code).is_none_or(|d| d.name != given)
+    {
+        warnings.push(format!(
+            "[run] region_name {given:?} is not the name of {canonical} in the NBS 2023 division list ({official}); the outputs are named {official}"
+        ));
+    }
+    Ok(Region {
+        code: canonical,
+        name: official,
+        warnings,
+    })
 }
 
 impl Run {
@@ -236,30 +287,7 @@ impl Run {
             ));
         }
         let registry = Registry::nbs2023();
-        let level = divisions::parse_level(&file.run.region_code).map_err(|e| {
-            invalid(
-                format!("[run] region_code: {e}"),
-                "a county code has 6 digits, e.g. 530402",
-            )
-        })?;
-        let region = registry.get(&file.run.region_code).ok_or_else(|| {
-            invalid(
-                format!(
-                    "[run] region_code {} is not in the NBS 2023 division list",
-                    file.run.region_code
-                ),
-                "check the code against schemas/codes/divisions_nbs2023/",
-            )
-        })?;
-        if level > DivisionLevel::County {
-            return Err(invalid(
-                format!(
-                    "[run] region_code {} is a township; a run covers a county or more",
-                    file.run.region_code
-                ),
-                "use the 6-digit county code",
-            ));
-        }
+        let region = resolve_region(&file.run, registry).map_err(|(m, h)| invalid(m, h))?;
         if !(1990..=2100).contains(&file.run.reference_year) {
             return Err(invalid(
                 format!(
@@ -408,12 +436,9 @@ impl Run {
             pipeline_sha256,
             out_dir: out_root.join(&name),
             name,
-            region_code: file.run.region_code.clone(),
-            region_name: file
-                .run
-                .region_name
-                .clone()
-                .unwrap_or_else(|| region.name.clone()),
+            region_code: region.code,
+            region_name: region.name,
+            warnings: region.warnings,
             reference_year: file.run.reference_year,
             pass_threshold: file.qc.pass_threshold,
             max_rejected_share: file.qc.max_rejected_share,
@@ -538,5 +563,51 @@ mod tests {
         );
         let text = GOOD.replace("530402", "999999");
         assert!(Run::load(&write(d.path(), &text), None).is_err());
+    }
+
+    #[test]
+    fn a_region_is_a_county_a_city_or_a_province_and_its_name_is_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let load = |code: &str, name: Option<&str>| {
+            let mut text = GOOD.replace("530402", code);
+            if let Some(n) = name {
+                text = text.replace(
+                    "reference_year",
+                    &format!("region_name = \"{n}\"\nreference_year"),
+                );
+            }
+            Run::load(&write(d.path(), &text), None)
+        };
+        for (code, name) in [
+            ("530402", "红塔区"),
+            ("530300", "曲靖市"),
+            ("530000", "云南省"),
+            ("310100", "上海市"),
+        ] {
+            let run = load(code, None).unwrap();
+            assert_eq!(
+                (run.region_code.as_str(), run.region_name.as_str()),
+                (code, name)
+            );
+            assert!(run.warnings.is_empty(), "{:?}", run.warnings);
+            assert!(load(code, Some(name)).unwrap().warnings.is_empty());
+        }
+        // A city run labelled with one of its districts' names: the registry's name, and a warning.
+        let run = load("530300", Some("麒麟区")).unwrap();
+        assert_eq!(run.region_name, "曲靖市");
+        assert_eq!(run.warnings.len(), 1);
+        assert!(
+            run.warnings[0].contains("麒麟区") && run.warnings[0].contains("曲靖市"),
+            "{:?}",
+            run.warnings
+        );
+        // A township is not a region; a city that does not exist is named.
+        let e = load("530302001", None).unwrap_err().to_string();
+        assert!(e.contains("township") && e.contains("530300"), "{e}");
+        let e = load("539900", None).unwrap_err().to_string();
+        assert!(
+            e.contains("539900") && e.contains("not in the NBS 2023"),
+            "{e}"
+        );
     }
 }

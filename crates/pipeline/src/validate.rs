@@ -83,7 +83,8 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
     };
     // A plain indicator table has no records to check.
     let Some(units_input) = &run.units else {
-        let summary = summarize(&info, &[], &run.schemas, registry);
+        let mut summary = summarize(&info, &[], &run.schemas, registry);
+        summary.warnings.clone_from(&run.warnings);
         riskcensus_qc::report::write(&run.out_dir.join("qc"), &summary, &[])
             .map_err(|e| Error::Report(e.to_string()))?;
         return Ok(Validated {
@@ -138,7 +139,8 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
     }
     progress("report", total, total);
     tracing::info!("writing the report");
-    let summary = summarize(&info, &results, &run.schemas, registry);
+    let mut summary = summarize(&info, &results, &run.schemas, registry);
+    summary.warnings.clone_from(&run.warnings);
     riskcensus_qc::report::write(&run.out_dir.join("qc"), &summary, &results)
         .map_err(|e| Error::Report(e.to_string()))?;
     tracing::info!("report written");

@@ -457,10 +457,13 @@ fn in_range(f: &FieldSchema, v: f64, ctx: &Context<'_>) -> bool {
         && f.max.is_none_or(|b| v <= b.resolve(ctx.reference_year))
 }
 
+/// The registry's name of a code: a township's or county's, or the run's region at any level
+/// (530300 is 曲靖市).
 fn name_of(ctx: &Context<'_>, code: &str) -> String {
     ctx.registry
         .get(code)
         .map(|d| d.name.clone())
+        .or_else(|| ctx.registry.region_name(code))
         .unwrap_or_default()
 }
 
@@ -764,7 +767,9 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
                     f.code
                 ),
             ));
-        } else if !code.starts_with(&ctx.region_code) {
+        } else if !code.starts_with(riskcensus_schema::divisions::region_prefix(
+            &ctx.region_code,
+        )) {
             findings.push(finding(
                 k,
                 s.to_owned(),

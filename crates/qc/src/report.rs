@@ -76,6 +76,9 @@ pub struct Summary {
     pub townships: Vec<TownshipSummary>,
     pub issues_by_rule: BTreeMap<String, u64>,
     pub passed: bool,
+    /// What the run did not take as written (e.g. a region name that is not the registry's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Run-level facts the summary carries.
@@ -257,6 +260,7 @@ pub fn summarize(
         townships,
         issues_by_rule: by_rule,
         passed,
+        warnings: Vec::new(),
     }
 }
 

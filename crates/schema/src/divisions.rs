@@ -112,6 +112,39 @@ pub fn parse_level(code: &str) -> Result<DivisionLevel, CodeError> {
     Ok(level)
 }
 
+/// Checks a region code as a run or a package names it and returns its level. Besides the forms of
+/// [`parse_level`], a 6-digit code with trailing zero pairs is a higher level, as GB/T 2260 writes
+/// them: `530000` is a province, `530300` a city (prefecture), `530302` a county.
+pub fn parse_region(code: &str) -> Result<DivisionLevel, CodeError> {
+    if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        if &code[2..] == "0000" {
+            return parse_level(&code[..2]);
+        }
+        if &code[4..] == "00" {
+            return parse_level(&code[..4]);
+        }
+    }
+    parse_level(code)
+}
+
+/// The significant digits of a region code (`53` of `530000`, `5303` of `530300`): every division
+/// in the region has a code that starts with them. Codes that are not well formed come back whole.
+pub fn region_prefix(code: &str) -> &str {
+    match parse_region(code) {
+        Ok(level) if level <= DivisionLevel::County => &code[..level.digits()],
+        _ => code,
+    }
+}
+
+/// The county a code of county level or below lies in: its first 6 digits, when they are a county
+/// code (`530381` of `530381101`); `None` for a city or province code, or a code that is not a
+/// division code at all (a unit numbered by some other scheme).
+pub fn county_of(code: &str) -> Option<&str> {
+    let county = code.get(..6)?;
+    (parse_level(code).is_ok() && parse_level(county) == Ok(DivisionLevel::County))
+        .then_some(county)
+}
+
 /// A division in the registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Division {
@@ -180,6 +213,25 @@ impl Registry {
             level => &code[..level.digits()],
         };
         self.by_code.get(short)
+    }
+
+    /// The division a region code names, at any level (`530000`, `530300`, `530302`, or the short
+    /// forms `53`, `5303`).
+    pub fn region(&self, code: &str) -> Option<&Division> {
+        match parse_region(code).ok()? {
+            DivisionLevel::Village => None,
+            level => self.by_code.get(&code[..level.digits()]),
+        }
+    }
+
+    /// The name a region is known by: the registry's name, except that a city's 市辖区 (the urban
+    /// districts of a municipality, e.g. 310100) goes by its province's name (上海市).
+    pub fn region_name(&self, code: &str) -> Option<String> {
+        let d = self.region(code)?;
+        if d.level == DivisionLevel::Prefecture && d.name == "市辖区" {
+            return self.by_code.get(&d.code[..2]).map(|p| p.name.clone());
+        }
+        Some(d.name.clone())
     }
 
     /// Whether this code is in the list.
@@ -261,6 +313,30 @@ mod tests {
         assert!(towns.iter().all(|t| t.code.starts_with("110101")));
         assert!(r.county("999999").is_err());
         assert!(r.county("110101001").is_err());
+    }
+
+    #[test]
+    fn regions_at_every_level() {
+        let r = Registry::nbs2023();
+        assert_eq!(parse_region("530000"), Ok(DivisionLevel::Province));
+        assert_eq!(parse_region("530300"), Ok(DivisionLevel::Prefecture));
+        assert_eq!(parse_region("530302"), Ok(DivisionLevel::County));
+        assert_eq!(parse_region("530302001"), Ok(DivisionLevel::Township));
+        assert!(parse_region("000000").is_err());
+        assert_eq!(r.region_name("530000").as_deref(), Some("云南省"));
+        assert_eq!(r.region_name("530300").as_deref(), Some("曲靖市"));
+        assert_eq!(r.region_name("5303").as_deref(), Some("曲靖市"));
+        assert_eq!(r.region_name("310100").as_deref(), Some("上海市"));
+        assert_eq!(r.region_name("530402").as_deref(), Some("红塔区"));
+        assert_eq!(region_prefix("530000"), "53");
+        assert_eq!(region_prefix("530300"), "5303");
+        assert_eq!(region_prefix("530302"), "530302");
+        assert_eq!(county_of("530381101"), Some("530381"));
+        assert_eq!(county_of("530381"), Some("530381"));
+        assert_eq!(county_of("530300"), None);
+        assert_eq!(county_of("530000"), None);
+        assert_eq!(county_of("01001"), None);
+        assert_eq!(county_of("53038110x"), None);
     }
 
     #[test]

@@ -508,3 +508,37 @@ fn geoparquet_reads_back_with_pyarrow_and_geopandas() {
         .unwrap();
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
 }
+
+/// A county's data run as its city (玉溪市) with the district's name left in the pipeline: the run
+/// goes ahead under the city's name, and says so on stderr.
+#[test]
+fn a_region_name_that_is_not_the_registrys_is_a_printed_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let county = dir.path().join("c");
+    let o = run(&[
+        "gen-fixtures",
+        "--county",
+        "530402",
+        "--buildings",
+        "1000",
+        "--out",
+        county.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let pipeline = county.join("pipeline.toml");
+    let text = std::fs::read_to_string(&pipeline).unwrap();
+    assert!(text.contains("region_name = \"红塔区\""));
+    std::fs::write(
+        &pipeline,
+        text.replace("region_code = \"530402\"", "region_code = \"530400\""),
+    )
+    .unwrap();
+    let o = run(&["validate", pipeline.to_str().unwrap()]);
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("warning") && e.contains("红塔区") && e.contains("玉溪市"),
+        "{e}"
+    );
+    assert!(stdout(&o).contains("530400"), "{}", stdout(&o));
+}
