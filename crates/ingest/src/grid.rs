@@ -299,7 +299,7 @@ pub(crate) fn build(
     file: u16,
 ) -> Result<(SourceFile, Vec<RawRow>)> {
     let (head, numbers) = grid.head(rows);
-    let header = find_header(schema, &head).ok_or_else(|| Error::NoHeader {
+    let header = find_header(schema, &input.columns, &head).ok_or_else(|| Error::NoHeader {
         path: input.path.clone(),
         sheet: sheet.to_owned(),
         scanned: head.len(),

@@ -94,12 +94,16 @@ pub(crate) fn plan(
             None => {}
         }
     }
-    if let Some(missing) = crate::missing_required(schema, &field_columns) {
+    let unmatched: Vec<String> = extra_columns.iter().map(|(t, _)| t.clone()).collect();
+    if let Some(m) = crate::missing_required(schema, &field_columns, &unmatched) {
         return Err(Error::MissingColumns {
             path: input.path.clone(),
             sheet: sheet.to_owned(),
             row: header_row,
-            missing,
+            missing: m.missing,
+            unmatched: m.unmatched,
+            suggest: m.suggest,
+            hint: m.hint,
             table: schema.code.clone(),
         });
     }

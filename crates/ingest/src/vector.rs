@@ -254,7 +254,7 @@ pub(crate) fn read_vector(
 
     // Fields.
     let field_names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
-    let lookup = FieldNames::new(schema);
+    let lookup = FieldNames::new(schema, &input.columns);
     let mut field_columns: Vec<Option<String>> = vec![None; schema.fields.len()];
     let mut field_of_col: Vec<Option<usize>> = Vec::with_capacity(field_names.len());
     let mut extra_columns = Vec::new();
@@ -294,11 +294,15 @@ pub(crate) fn read_vector(
         field_columns[a] = Some("geometry".into());
         field_columns[b] = Some("geometry".into());
     }
-    if let Some(missing) = crate::missing_required(schema, &field_columns) {
+    let unmatched: Vec<String> = extra_columns.iter().map(|(t, _)| t.clone()).collect();
+    if let Some(m) = crate::missing_required(schema, &field_columns, &unmatched) {
         return Err(Error::MissingFields {
             path: path.clone(),
             layer: layer_name,
-            missing,
+            missing: m.missing,
+            unmatched: m.unmatched,
+            suggest: m.suggest,
+            hint: m.hint,
             table: schema.code.clone(),
         });
     }

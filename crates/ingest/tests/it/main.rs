@@ -8,6 +8,7 @@ use riskcensus_schema::{SchemaSet, TableSchema};
 use riskcensus_synth::{BuildingGeometry, Options};
 use rust_xlsxwriter::Workbook;
 
+mod columns;
 mod shapefile_parts;
 mod sheets;
 
