@@ -11,6 +11,7 @@ use riskcensus_pipeline::{Run, maps, validate};
 use riskcensus_synth::{BuildingGeometry, Options};
 
 mod assignment;
+mod columns;
 
 fn generate(dir: &Path, buildings: u64, geometry: BuildingGeometry) -> riskcensus_synth::Summary {
     let mut o = Options::new("530402", dir);
