@@ -406,7 +406,15 @@ fn schema(table: Option<&str>, dir: Option<&std::path::Path>) -> Result<i32> {
                     range,
                     extra
                 );
+                // Aliases are the other headers a column may carry; shown so a schema override or
+                // a column map can be checked against what the readers already accept.
+                if !f.aliases.is_empty() {
+                    println!("{:<12} aliases: {}", "", f.aliases.join(", "));
+                }
             }
+            println!(
+                "Headers match a field by its code, 名称, name_en or an alias (spaces, full-width forms and case ignored); map other headers in the pipeline: columns = {{ \"<header>\" = \"<field>\" }} under [[inputs]] or [units]."
+            );
         }
     }
     Ok(EXIT_OK)

@@ -226,6 +226,18 @@ fn schema_lists_tables_and_fields() {
     let o = run(&["schema", "fwjz"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("房屋编号") && stdout(&o).contains("structure_type"));
+    // Each field's aliases, on the line under the field, so an override can be checked against them.
+    let fields = stdout(&o);
+    let lines: Vec<&str> = fields.lines().collect();
+    let bh = lines
+        .iter()
+        .position(|l| l.starts_with("fwbh "))
+        .expect("fwbh listed");
+    assert!(
+        lines[bh + 1].contains("aliases: 编号, 房屋编码"),
+        "{}",
+        lines[bh + 1]
+    );
     let o = run(&["schema", "nope"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nope"));
