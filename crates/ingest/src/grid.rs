@@ -214,7 +214,7 @@ impl Grid {
     /// The rows the header is looked for in, with their row numbers. Spreadsheets scan the first
     /// `HEADER_SCAN` rows from the first row holding a cell, empty rows included (as Excel shows
     /// them); csv scans its first `HEADER_SCAN` records (blank lines are not records there).
-    fn head(&self, rows: Rows) -> (Vec<Vec<RawCell>>, Vec<u32>) {
+    pub(crate) fn head(&self, rows: Rows) -> (Vec<Vec<RawCell>>, Vec<u32>) {
         match rows {
             Rows::Listed => self
                 .rows

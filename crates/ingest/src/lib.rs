@@ -5,6 +5,7 @@ mod container;
 pub mod count;
 mod grid;
 mod header;
+mod inspect;
 mod limits;
 mod sheet;
 mod vector;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use riskcensus_schema::{Severity, TableSchema};
 
 pub use header::normalize;
+pub use inspect::{ColumnView, Inspection, Part, inspect};
 
 /// Errors: a file that cannot be read as the table it should be.
 #[derive(Debug, thiserror::Error)]

@@ -333,17 +333,18 @@ impl Run {
                 "run `riskcensus schema` for the census table codes",
             ));
         }
-        let mut units = units;
-        check_column_maps(&text, &schemas, units.as_mut(), &mut inputs)
-            .map_err(|e| invalid(format!("line {}: {}", e.line, e.message), &e.hint))?;
-        if let (Some(u), Some(section)) = (&units, &file.units) {
-            check_unit_fields(&schemas, u, section).map_err(|(m, h)| invalid(m, &h))?;
-        }
         if !missing.is_empty() {
             return Err(invalid(
                 format!("input file(s) not found: {}", missing.join(", ")),
                 &format!("paths are relative to {}", base.display()),
             ));
+        }
+        // After the files are found: a missing file is the first thing to put right.
+        let mut units = units;
+        check_column_maps(&text, &schemas, units.as_mut(), &mut inputs)
+            .map_err(|e| invalid(format!("line {}: {}", e.line, e.message), &e.hint))?;
+        if let (Some(u), Some(section)) = (&units, &file.units) {
+            check_unit_fields(&schemas, u, section).map_err(|(m, h)| invalid(m, &h))?;
         }
         let out_root = match out {
             Some(o) => o.to_owned(),

@@ -168,3 +168,38 @@ fn a_mapped_column_wins_over_an_earlier_one_named_like_the_field() {
         "the unmapped look-alike is kept and reported, not read as the field"
     );
 }
+
+#[test]
+fn inspect_finds_the_header_the_table_and_what_the_odd_columns_are_like() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("学校.xlsx");
+    schools(&p);
+    let s = schemas();
+    let all: Vec<_> = s.tables.values().collect();
+    let found = riskcensus_ingest::inspect(&all, &input(&p)).unwrap();
+    assert_eq!(found.parts.len(), 1);
+    let part = &found.parts[0];
+    assert_eq!((part.kind, part.header_row), ("sheet", Some(2)));
+    assert_eq!(part.candidates[0].0, "czt_xx");
+    assert_eq!(
+        part.candidates[0].2, 5,
+        "5 of the 9 headers carry a field's name"
+    );
+    let col = |h: &str| part.columns.iter().find(|c| c.header == h).unwrap();
+    assert_eq!(col("机构名称").samples, ["玉溪第一中学"]);
+    assert_eq!(col("机构名称").field, None);
+    assert_eq!(
+        col("机构名称").like.as_deref(),
+        Some("xxjgmc 学校（机构）名称")
+    );
+    assert_eq!(
+        col("乡镇街道代码").like.as_deref(),
+        Some("xzqdm 乡镇（街道）代码")
+    );
+    assert_eq!(col("在校生数").field.as_deref(), Some("zxsrs 在校生数"));
+    assert_eq!(col("数据来源").like, None);
+    assert!(
+        part.missing_required
+            .contains(&"乡镇（街道）代码(xzqdm)".to_owned())
+    );
+}
