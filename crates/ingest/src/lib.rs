@@ -46,31 +46,23 @@ pub enum Error {
         scanned: usize,
         expected: String,
     },
-    /// Required fields no header matched. `unmatched` lists the file's own headers that matched no
-    /// field, `suggest` the closest of them for each missing field, and the hint the column map to add.
-    #[error(
-        "{path}, sheet {sheet:?}, header row {row}: required column(s) missing: {missing}; columns matching no field: {unmatched}{suggest} (hint: {hint})"
-    )]
+    /// Required fields no header matched; `missing` says which, which of the file's own headers
+    /// matched nothing, the closest of them for each missing field, and the column map to add.
+    #[error("{path}, sheet {sheet:?}, header row {row}: required column(s) missing: {missing}")]
     MissingColumns {
         path: PathBuf,
         sheet: String,
         row: u32,
-        missing: String,
-        unmatched: String,
-        suggest: String,
-        hint: String,
+        missing: Box<Missing>,
         table: String,
     },
     #[error(
-        "{path}, layer {layer:?}: required field(s) missing from the attribute table: {missing}; fields matching no schema field: {unmatched}{suggest} (hint: {hint})"
+        "{path}, layer {layer:?}: required field(s) missing from the attribute table: {missing}"
     )]
     MissingFields {
         path: PathBuf,
         layer: String,
-        missing: String,
-        unmatched: String,
-        suggest: String,
-        hint: String,
+        missing: Box<Missing>,
         table: String,
     },
     #[error(
@@ -280,7 +272,8 @@ impl FileNote {
 /// What a header check found missing, in words for the error: the required fields no column
 /// provides, the file's headers no field matched, the likeliest of those for each missing field, and
 /// the column map that would match them.
-pub(crate) struct Missing {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Missing {
     /// `名称(code)`, comma-separated.
     pub missing: String,
     /// The file's unmatched headers, comma-separated (`none` when every header matched).
@@ -296,6 +289,16 @@ const UNMATCHED_SHOWN: usize = 20;
 
 /// Required fields no column provides, with the file's `unmatched` headers and what they might
 /// be; `None` when all required fields are there.
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}; headers matching no field: {}{} (hint: {})",
+            self.missing, self.unmatched, self.suggest, self.hint
+        )
+    }
+}
+
 pub(crate) fn missing_required(
     schema: &TableSchema,
     field_columns: &[Option<String>],

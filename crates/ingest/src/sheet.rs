@@ -100,10 +100,7 @@ pub(crate) fn plan(
             path: input.path.clone(),
             sheet: sheet.to_owned(),
             row: header_row,
-            missing: m.missing,
-            unmatched: m.unmatched,
-            suggest: m.suggest,
-            hint: m.hint,
+            missing: Box::new(m),
             table: schema.code.clone(),
         });
     }

@@ -299,10 +299,7 @@ pub(crate) fn read_vector(
         return Err(Error::MissingFields {
             path: path.clone(),
             layer: layer_name,
-            missing: m.missing,
-            unmatched: m.unmatched,
-            suggest: m.suggest,
-            hint: m.hint,
+            missing: Box::new(m),
             table: schema.code.clone(),
         });
     }

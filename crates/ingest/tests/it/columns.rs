@@ -1,7 +1,7 @@
 //! A file that keeps its own headers: the header check says which of them went unmatched and what
 //! each missing field is probably called, and the pipeline's column map reads the file as it stands.
 
-use riskcensus_ingest::{Error, Input, RawCell, read_table};
+use riskcensus_ingest::{Error, Input, Missing, RawCell, read_table};
 
 use super::{OPTS, input, schemas, workbook};
 
@@ -48,17 +48,15 @@ fn unmatched_headers_get_did_you_mean_and_the_map_line_to_add() {
     let schema = s.table("czt_xx").unwrap();
     let e = read_table(schema, &[input(&p)], OPTS).unwrap_err();
     let m = e.to_string();
-    let Error::MissingColumns {
-        row,
+    let Error::MissingColumns { row, missing, .. } = &e else {
+        panic!("{m}");
+    };
+    let Missing {
         missing,
         unmatched,
         suggest,
         hint,
-        ..
-    } = &e
-    else {
-        panic!("{m}");
-    };
+    } = &**missing;
     assert_eq!(*row, 2, "header under the title row: {m}");
     assert_eq!(
         missing,

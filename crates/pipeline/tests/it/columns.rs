@@ -58,12 +58,10 @@ fn a_district_layer_with_its_own_field_names_runs_with_a_column_map() {
         .err()
         .expect("fails without a map");
     let m = e.to_string();
-    let Error::Ingest(IngestError::MissingFields {
-        unmatched, hint, ..
-    }) = &e
-    else {
+    let Error::Ingest(IngestError::MissingFields { missing, .. }) = &e else {
         panic!("{m}");
     };
+    let (unmatched, hint) = (&missing.unmatched, &missing.hint);
     assert_eq!(unmatched, "ADMINCODE, NAME", "{m}");
     assert!(m.contains("districts.shp") && m.contains("xzqdm"), "{m}");
     assert!(hint.contains("columns = {"), "{hint}");
