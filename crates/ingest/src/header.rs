@@ -83,7 +83,7 @@ impl FieldNames {
     }
 
     /// The field the pipeline's column map gives `header`, if it names it.
-    fn lookup_mapped(&self, header: &str) -> Option<usize> {
+    pub(crate) fn lookup_mapped(&self, header: &str) -> Option<usize> {
         self.mapped.get(&normalize(header)).copied()
     }
 

@@ -270,8 +270,16 @@ pub(crate) fn read_vector(
         gdal::vector::geometry_type_flatten(g.field_type())
             == gdal::vector::OGRwkbGeometryType::wkbPoint
     });
+    // Fields the pipeline's column map names are taken by the mapped field, wherever it stands.
+    let mapped: Vec<usize> = field_names
+        .iter()
+        .filter_map(|n| lookup.lookup_mapped(n))
+        .collect();
     for name in &field_names {
-        let k = lookup.lookup(name).filter(|&k| field_columns[k].is_none());
+        let k = lookup.lookup(name).filter(|&k| {
+            field_columns[k].is_none()
+                && (lookup.lookup_mapped(name).is_some() || !mapped.contains(&k))
+        });
         let superseded =
             point_layer && point_fields.is_some_and(|(a, b)| k == Some(a) || k == Some(b));
         match k {

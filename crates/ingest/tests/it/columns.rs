@@ -201,3 +201,40 @@ fn inspect_finds_the_header_the_table_and_what_the_odd_columns_are_like() {
             .contains(&"乡镇（街道）代码(xzqdm)".to_owned())
     );
 }
+
+#[test]
+fn a_mapped_dbf_field_wins_over_an_earlier_field_named_like_the_field() {
+    // A layer keeping the pre-merger code in a field named xzqdm and the current one in NEWCODE: the
+    // map names NEWCODE, so NEWCODE is read, and xzqdm is kept as an unknown column.
+    let d = tempfile::tempdir().unwrap();
+    let dir = super::county(d.path());
+    let out = dir.join("renamed.shp");
+    super::ogr2ogr(&[
+        "-f",
+        "ESRI Shapefile",
+        "-lco",
+        "ENCODING=UTF-8",
+        "-dialect",
+        "SQLite",
+        "-sql",
+        "SELECT geometry, '530402999' AS xzqdm, xzqdm AS NEWCODE, xzqmc FROM xzqh_xz",
+        out.to_str().unwrap(),
+        dir.join("xzqh_xz.shp").to_str().unwrap(),
+    ]);
+    let s = schemas();
+    let schema = s.table("xzqh_xz").unwrap();
+    let k = schema.field_index("xzqdm").unwrap();
+    let plain = read_table(schema, &[input(&out)], OPTS).unwrap();
+    assert_eq!(plain.rows[0].cells[k], RawCell::Text("530402999".into()));
+    let mapped = Input {
+        columns: vec![("NEWCODE".into(), "xzqdm".into())],
+        ..input(&out)
+    };
+    let t = read_table(schema, &[mapped], OPTS).unwrap();
+    let first = riskcensus_schema::Registry::nbs2023().townships_of("530402")[0]
+        .code
+        .clone();
+    assert_eq!(t.rows[0].cells[k], RawCell::Text(first.into()));
+    assert_eq!(t.files[0].field_columns[k].as_deref(), Some("NEWCODE"));
+    assert_eq!(t.files[0].extra_columns, [("xzqdm".into(), "xzqdm".into())]);
+}

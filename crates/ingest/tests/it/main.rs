@@ -30,7 +30,7 @@ fn read(schema: &TableSchema, path: &Path) -> Result<riskcensus_ingest::RawTable
     read_table(schema, &[input(path)], OPTS)
 }
 
-fn county(dir: &Path) -> PathBuf {
+pub(crate) fn county(dir: &Path) -> PathBuf {
     let mut o = Options::new("530402", dir);
     o.buildings = 1_000;
     o.building_geometry = BuildingGeometry::Point;
@@ -394,7 +394,7 @@ fn xlsx_ods_and_xls_read_alike() {
     }
 }
 
-fn ogr2ogr(args: &[&str]) {
+pub(crate) fn ogr2ogr(args: &[&str]) {
     let st = std::process::Command::new("ogr2ogr")
         .args(args)
         .status()
