@@ -54,6 +54,22 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Show what a file holds: its sheets or layers, the header row found, each column with two
+    /// sample values, and the census table and fields it matches best. The first thing to run on a
+    /// file you were sent; the columns = { … } line it prints maps the headers that matched nothing.
+    Inspect {
+        /// A spreadsheet (xlsx, xls, ods), csv, shapefile, GeoPackage or GeoJSON.
+        file: PathBuf,
+        /// Only this sheet (default: every sheet).
+        #[arg(long)]
+        sheet: Option<String>,
+        /// Only this layer (default: every layer).
+        #[arg(long)]
+        layer: Option<String>,
+        /// Also load schemas from this directory (with tables/ and codes/).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// List the census tables, or one table's fields with their Chinese names.
     Schema {
         /// A table code, e.g. fwjz or czt_xx.
@@ -181,6 +197,12 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::GenFixtures(args) => gen_fixtures(args),
         Command::Validate { pipeline, out } => validate(&pipeline, out.as_deref()),
         Command::Schema { table, dir } => schema(table.as_deref(), dir.as_deref()),
+        Command::Inspect {
+            file,
+            sheet,
+            layer,
+            dir,
+        } => inspect(&file, sheet, layer, dir.as_deref()),
         Command::Query { dir, sql, to } => query(&dir, &sql, to.as_deref()),
         Command::Verify { package } => verify(&package),
         Command::Merge {
@@ -422,10 +444,124 @@ fn schema(table: Option<&str>, dir: Option<&std::path::Path>) -> Result<i32> {
                     range,
                     extra
                 );
+                // Aliases are the other headers a column may carry; shown so a schema override or
+                // a column map can be checked against what the readers already accept.
+                if !f.aliases.is_empty() {
+                    println!("{:<12} aliases: {}", "", f.aliases.join(", "));
+                }
             }
+            println!(
+                "Headers match a field by its code, 名称, name_en or an alias (spaces, full-width forms and case ignored); map other headers in the pipeline: columns = {{ \"<header>\" = \"<field>\" }} under [[inputs]] or [units]."
+            );
         }
     }
     Ok(EXIT_OK)
+}
+
+fn inspect(
+    file: &std::path::Path,
+    sheet: Option<String>,
+    layer: Option<String>,
+    dir: Option<&std::path::Path>,
+) -> Result<i32> {
+    let mut set = riskcensus_schema::SchemaSet::builtin()?;
+    if let Some(d) = dir {
+        set.load_dir(d)?;
+    }
+    let schemas: Vec<&riskcensus_schema::TableSchema> = set.tables.values().collect();
+    let input = riskcensus_ingest::Input {
+        path: file.to_owned(),
+        display: file.display().to_string(),
+        sheet,
+        layer,
+        ..Default::default()
+    };
+    let found = riskcensus_ingest::inspect(&schemas, &input)?;
+    for part in &found.parts {
+        print_part(file, part);
+    }
+    Ok(EXIT_OK)
+}
+
+/// One sheet or layer: where its header is, the tables it matches, its columns, and the column map
+/// that would match the columns left over.
+fn print_part(file: &std::path::Path, part: &riskcensus_ingest::Part) {
+    let mut head = format!("{}, {} {:?}", file.display(), part.kind, part.name);
+    if let Some(r) = part.header_row {
+        head.push_str(&format!(": header row {r}"));
+    }
+    if let Some(e) = &part.encoding {
+        head.push_str(&format!(", encoding {e}"));
+    }
+    println!("{head}");
+    if part.columns.is_empty() {
+        println!("  (empty)\n");
+        return;
+    }
+    match part.candidates.split_first() {
+        None => println!("  matches no census table: no two columns carry a field's name"),
+        Some(((code, name, n), rest)) => {
+            let others: Vec<String> = rest
+                .iter()
+                .map(|(c, nm, k)| format!("{c} {nm} ({k})"))
+                .collect();
+            let others = if others.is_empty() {
+                String::new()
+            } else {
+                format!("; then {}", others.join(", "))
+            };
+            println!("  best match: {code} {name}, {n} column(s) matched{others}");
+        }
+    }
+    if !part.missing_required.is_empty() {
+        println!(
+            "  required fields no column matches: {}",
+            part.missing_required.join(", ")
+        );
+    }
+    println!(
+        "  {} {} {} field",
+        pad("column", 10),
+        pad("header", 28),
+        pad("samples", 40)
+    );
+    for c in &part.columns {
+        let field = match (&c.field, &c.like) {
+            (Some(f), _) => f.clone(),
+            (None, Some(l)) => format!("? like {l}"),
+            (None, None) => "-".into(),
+        };
+        println!(
+            "  {} {} {} {}",
+            pad(&c.column, 10),
+            pad(&c.header, 28),
+            pad(&c.samples.join(" | "), 40),
+            field
+        );
+    }
+    let map: Vec<String> = part
+        .columns
+        .iter()
+        .filter_map(|c| {
+            let code = c.like.as_ref()?.split(' ').next()?;
+            Some(format!("{:?} = {code:?}", c.header))
+        })
+        .collect();
+    if !map.is_empty() {
+        println!(
+            "  if the columns marked ? are those fields, add to the file's [[inputs]] (or [units]): columns = {{ {} }}",
+            map.join(", ")
+        );
+    }
+    println!();
+}
+
+/// `s` padded to `width` terminal columns, counting a CJK character as two: `{:<n}` counts
+/// characters, which leaves Chinese headers out of line.
+fn pad(s: &str, width: usize) -> String {
+    let wide = |c: char| matches!(c, '\u{1100}'..='\u{115F}' | '\u{2E80}'..='\u{A4CF}' | '\u{AC00}'..='\u{D7A3}' | '\u{F900}'..='\u{FAFF}' | '\u{FE30}'..='\u{FE4F}' | '\u{FF00}'..='\u{FF60}' | '\u{FFE0}'..='\u{FFE6}');
+    let used: usize = s.chars().map(|c| if wide(c) { 2 } else { 1 }).sum();
+    format!("{s}{}", " ".repeat(width.saturating_sub(used)))
 }
 
 fn verify(package: &std::path::Path) -> Result<i32> {

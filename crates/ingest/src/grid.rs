@@ -214,7 +214,7 @@ impl Grid {
     /// The rows the header is looked for in, with their row numbers. Spreadsheets scan the first
     /// `HEADER_SCAN` rows from the first row holding a cell, empty rows included (as Excel shows
     /// them); csv scans its first `HEADER_SCAN` records (blank lines are not records there).
-    fn head(&self, rows: Rows) -> (Vec<Vec<RawCell>>, Vec<u32>) {
+    pub(crate) fn head(&self, rows: Rows) -> (Vec<Vec<RawCell>>, Vec<u32>) {
         match rows {
             Rows::Listed => self
                 .rows
@@ -299,7 +299,7 @@ pub(crate) fn build(
     file: u16,
 ) -> Result<(SourceFile, Vec<RawRow>)> {
     let (head, numbers) = grid.head(rows);
-    let header = find_header(schema, &head).ok_or_else(|| Error::NoHeader {
+    let header = find_header(schema, &input.columns, &head).ok_or_else(|| Error::NoHeader {
         path: input.path.clone(),
         sheet: sheet.to_owned(),
         scanned: head.len(),

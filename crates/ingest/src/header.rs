@@ -46,10 +46,20 @@ fn strip_unit(s: &str) -> &str {
 /// Names a field answers to, normalized.
 pub(crate) struct FieldNames {
     map: HashMap<String, usize>,
+    /// The pipeline's column map (`[inputs.columns]`), normalized: consulted before any name of the
+    /// schema, so a header the office chose wins over an alias that happens to look like it.
+    mapped: HashMap<String, usize>,
 }
 
 impl FieldNames {
-    pub(crate) fn new(schema: &TableSchema) -> FieldNames {
+    /// The schema's names plus the input's column map (header → field code). A map entry naming no
+    /// field of the table is skipped here: the pipeline refuses such a map when it loads, with the line.
+    pub(crate) fn new(schema: &TableSchema, columns: &[(String, String)]) -> FieldNames {
+        let mapped = columns
+            .iter()
+            .filter_map(|(header, code)| Some((normalize(header), schema.field_index(code)?)))
+            .filter(|(n, _)| !n.is_empty())
+            .collect();
         let mut map = HashMap::new();
         // Later entries do not overwrite earlier ones: codes and Chinese names win over aliases.
         let mut add = |name: &str, k: usize| {
@@ -69,7 +79,12 @@ impl FieldNames {
                 add(a, k);
             }
         }
-        FieldNames { map }
+        FieldNames { map, mapped }
+    }
+
+    /// The field the pipeline's column map gives `header`, if it names it.
+    pub(crate) fn lookup_mapped(&self, header: &str) -> Option<usize> {
+        self.mapped.get(&normalize(header)).copied()
     }
 
     pub(crate) fn lookup(&self, header: &str) -> Option<usize> {
@@ -77,8 +92,9 @@ impl FieldNames {
         if n.is_empty() {
             return None;
         }
-        self.map
+        self.mapped
             .get(&n)
+            .or_else(|| self.map.get(&n))
             .or_else(|| self.map.get(strip_unit(&n)))
             .copied()
     }
@@ -110,6 +126,26 @@ struct RowMatch {
     duplicate_of: Vec<Option<usize>>,
 }
 
+/// A column's lower and upper header cells, and the labels it may carry. A two-row header: the
+/// label is in the lower row, or in the upper row of a vertically merged cell (lower empty), or
+/// split across both.
+fn labels(grid: &[Vec<RawCell>], h: usize, c: usize) -> (String, String, Vec<String>) {
+    let lower = text(grid[h].get(c));
+    let upper = if h > 0 {
+        text(grid[h - 1].get(c))
+    } else {
+        String::new()
+    };
+    let mut candidates = vec![lower.clone()];
+    if !upper.is_empty() {
+        candidates.push(format!("{upper}{lower}"));
+        if lower.is_empty() {
+            candidates.push(upper.clone());
+        }
+    }
+    (lower, upper, candidates)
+}
+
 fn match_row(names: &FieldNames, grid: &[Vec<RawCell>], h: usize) -> RowMatch {
     let width = grid.iter().take(h + 1).map(|r| r.len()).max().unwrap_or(0);
     let mut used = vec![
@@ -117,6 +153,7 @@ fn match_row(names: &FieldNames, grid: &[Vec<RawCell>], h: usize) -> RowMatch {
         names
             .map
             .values()
+            .chain(names.mapped.values())
             .copied()
             .max()
             .map(|m| m + 1)
@@ -125,27 +162,31 @@ fn match_row(names: &FieldNames, grid: &[Vec<RawCell>], h: usize) -> RowMatch {
     let mut cols = Vec::with_capacity(width);
     let mut duplicate_of = Vec::with_capacity(width);
     let mut score = 0;
-    for c in 0..width {
-        let lower = text(grid[h].get(c));
-        let upper = if h > 0 {
-            text(grid[h - 1].get(c))
-        } else {
-            String::new()
-        };
-        // A two-row header: the label is in the lower row, or in the upper row of a vertically
-        // merged cell (lower empty), or split across both.
-        let mut candidates = vec![lower.clone()];
-        if !upper.is_empty() {
-            candidates.push(format!("{upper}{lower}"));
-            if lower.is_empty() {
-                candidates.push(upper.clone());
-            }
-        }
-        let found = candidates.iter().find_map(|t| {
+    let labels: Vec<(String, String, Vec<String>)> =
+        (0..width).map(|c| labels(grid, h, c)).collect();
+    // Columns the pipeline's map names take their fields first, wherever they stand: the office
+    // said which column holds the field, so an earlier column that merely looks like it does not.
+    let mut mapped: Vec<Option<(String, usize)>> = Vec::with_capacity(width);
+    for (_, _, candidates) in &labels {
+        let hit = candidates.iter().find_map(|t| {
             names
-                .lookup(t)
+                .lookup_mapped(t)
                 .filter(|&k| !used[k])
                 .map(|k| (t.clone(), k))
+        });
+        if let Some((_, k)) = &hit {
+            used[*k] = true;
+        }
+        mapped.push(hit);
+    }
+    for (c, (lower, upper, candidates)) in labels.into_iter().enumerate() {
+        let found = mapped[c].take().or_else(|| {
+            candidates.iter().find_map(|t| {
+                names
+                    .lookup(t)
+                    .filter(|&k| !used[k])
+                    .map(|k| (t.clone(), k))
+            })
         });
         match found {
             Some((t, k)) => {
@@ -168,8 +209,12 @@ fn match_row(names: &FieldNames, grid: &[Vec<RawCell>], h: usize) -> RowMatch {
 }
 
 /// Finds the field-label row in the first `HEADER_SCAN` rows: the row matching the most fields.
-pub(crate) fn find_header(schema: &TableSchema, grid: &[Vec<RawCell>]) -> Option<HeaderMatch> {
-    let names = FieldNames::new(schema);
+pub(crate) fn find_header(
+    schema: &TableSchema,
+    columns: &[(String, String)],
+    grid: &[Vec<RawCell>],
+) -> Option<HeaderMatch> {
+    let names = FieldNames::new(schema, columns);
     let mut best: Option<(usize, RowMatch)> = None;
     for h in 0..grid.len().min(HEADER_SCAN) {
         let m = match_row(&names, grid, h);
@@ -186,6 +231,86 @@ pub(crate) fn find_header(schema: &TableSchema, grid: &[Vec<RawCell>]) -> Option
         })
 }
 
+/// A header folded for likeness: normalized, without brackets and separators, so that 乡镇街道代码
+/// and 乡镇（街道）代码 are the same text.
+fn squeeze(s: &str) -> Vec<char> {
+    normalize(s)
+        .chars()
+        .filter(|c| !matches!(c, '(' | ')' | '/' | '-' | '_' | '、' | '.' | ':' | '：'))
+        .collect()
+}
+
+/// Length of the longest common subsequence: 实有床位数 is a subsequence of 实有住院床位数.
+fn common_subsequence(a: &[char], b: &[char]) -> usize {
+    let mut prev = vec![0usize; b.len() + 1];
+    for x in a {
+        let mut cur = vec![0usize; b.len() + 1];
+        for (j, y) in b.iter().enumerate() {
+            cur[j + 1] = if x == y {
+                prev[j] + 1
+            } else {
+                cur[j].max(prev[j + 1])
+            };
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Likeness of two headers from 0 to 1: twice the common subsequence over both lengths.
+fn likeness(a: &str, b: &str) -> f64 {
+    let (a, b) = (squeeze(a), squeeze(b));
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let common = common_subsequence(&a, &b);
+    if common < 2 {
+        return 0.0;
+    }
+    2.0 * common as f64 / (a.len() + b.len()) as f64
+}
+
+/// Below this likeness a header is not offered as "did you mean": half the text in common.
+const LIKE_ENOUGH: f64 = 0.5;
+
+/// For each field in `fields`, the header of `headers` most like one of its names (code, Chinese
+/// and English names, aliases), if any is like enough; each header is offered for one field only,
+/// so that the suggestions can be pasted as a column map.
+pub(crate) fn closest_headers<'h>(
+    schema: &TableSchema,
+    fields: &[usize],
+    headers: &'h [String],
+) -> Vec<(usize, &'h str)> {
+    let mut taken = vec![false; headers.len()];
+    let mut out = Vec::new();
+    for &k in fields {
+        let f = &schema.fields[k];
+        let names: Vec<&str> = [f.code.as_str(), &f.name_zh, &f.name_en]
+            .into_iter()
+            .chain(f.aliases.iter().map(String::as_str))
+            .collect();
+        let best = headers
+            .iter()
+            .enumerate()
+            .filter(|(h, _)| !taken[*h])
+            .map(|(h, text)| {
+                let score = names.iter().map(|n| likeness(text, n)).fold(0.0, f64::max);
+                (h, score)
+            })
+            .filter(|(_, score)| *score >= LIKE_ENOUGH)
+            // The first column wins a tie.
+            .fold(None::<(usize, f64)>, |best, (h, score)| match best {
+                Some((_, s)) if s >= score => best,
+                _ => Some((h, score)),
+            });
+        if let Some((h, _)) = best {
+            taken[h] = true;
+            out.push((k, headers[h].as_str()));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +321,14 @@ mod tests {
         assert_eq!(normalize("ＬＯＮ"), "lon");
         assert_eq!(normalize("房屋\u{3000}编号"), "房屋编号");
         assert_eq!(strip_unit("建筑高度(米)"), "建筑高度");
+    }
+
+    #[test]
+    fn likeness_finds_the_office_variants_and_not_strangers() {
+        assert!(likeness("机构名称", "医疗卫生机构名称") >= LIKE_ENOUGH);
+        assert!(likeness("实有床位数", "实有住院床位数") >= LIKE_ENOUGH);
+        assert_eq!(likeness("乡镇街道代码", "乡镇（街道）代码"), 1.0);
+        assert!(likeness("联系电话", "乡镇（街道）代码") < LIKE_ENOUGH);
+        assert!(likeness("ADMINCODE", "xzqdm") < LIKE_ENOUGH);
     }
 }

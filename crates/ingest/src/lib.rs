@@ -5,6 +5,7 @@ mod container;
 pub mod count;
 mod grid;
 mod header;
+mod inspect;
 mod limits;
 mod sheet;
 mod vector;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use riskcensus_schema::{Severity, TableSchema};
 
 pub use header::normalize;
+pub use inspect::{ColumnView, Inspection, Part, inspect};
 
 /// Errors: a file that cannot be read as the table it should be.
 #[derive(Debug, thiserror::Error)]
@@ -44,23 +46,23 @@ pub enum Error {
         scanned: usize,
         expected: String,
     },
-    #[error(
-        "{path}, sheet {sheet:?}, header row {row}: required column(s) missing: {missing} (hint: add the columns, or name them as the schema does; `riskcensus schema {table}` lists the names)"
-    )]
+    /// Required fields no header matched; `missing` says which, which of the file's own headers
+    /// matched nothing, the closest of them for each missing field, and the column map to add.
+    #[error("{path}, sheet {sheet:?}, header row {row}: required column(s) missing: {missing}")]
     MissingColumns {
         path: PathBuf,
         sheet: String,
         row: u32,
-        missing: String,
+        missing: Box<Missing>,
         table: String,
     },
     #[error(
-        "{path}, layer {layer:?}: required field(s) missing from the attribute table: {missing} (hint: add the fields, or name them as the schema does; `riskcensus schema {table}` lists the names)"
+        "{path}, layer {layer:?}: required field(s) missing from the attribute table: {missing}"
     )]
     MissingFields {
         path: PathBuf,
         layer: String,
-        missing: String,
+        missing: Box<Missing>,
         table: String,
     },
     #[error(
@@ -267,19 +269,98 @@ impl FileNote {
     }
 }
 
-/// Required fields no column provides, as `名称(code)`, comma-separated; `None` when all are there.
+/// What a header check found missing, in words for the error: the required fields no column
+/// provides, the file's headers no field matched, the likeliest of those for each missing field, and
+/// the column map that would match them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Missing {
+    /// `名称(code)`, comma-separated.
+    pub missing: String,
+    /// The file's unmatched headers, comma-separated (`none` when every header matched).
+    pub unmatched: String,
+    /// `; did you mean …` with one `header → 名称(code)` per missing field a header is like, or empty.
+    pub suggest: String,
+    /// The `columns = { … }` line to add to the file's `[[inputs]]` (or `[units]`).
+    pub hint: String,
+}
+
+/// Headers listed in a missing-column error: enough to see the file's naming, short enough to read.
+const UNMATCHED_SHOWN: usize = 20;
+
+/// Required fields no column provides, with the file's `unmatched` headers and what they might
+/// be; `None` when all required fields are there.
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}; headers matching no field: {}{} (hint: {})",
+            self.missing, self.unmatched, self.suggest, self.hint
+        )
+    }
+}
+
 pub(crate) fn missing_required(
     schema: &TableSchema,
     field_columns: &[Option<String>],
-) -> Option<String> {
-    let missing: Vec<String> = schema
+    unmatched: &[String],
+) -> Option<Missing> {
+    let absent: Vec<usize> = schema
         .fields
         .iter()
         .zip(field_columns)
-        .filter(|(f, c)| f.required && c.is_none())
-        .map(|(f, _)| format!("{}({})", f.name_zh, f.code))
+        .enumerate()
+        .filter(|(_, (f, c))| f.required && c.is_none())
+        .map(|(k, _)| k)
         .collect();
-    (!missing.is_empty()).then(|| missing.join(", "))
+    if absent.is_empty() {
+        return None;
+    }
+    let label = |k: usize| format!("{}({})", schema.fields[k].name_zh, schema.fields[k].code);
+    let missing = absent
+        .iter()
+        .map(|&k| label(k))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut shown: Vec<String> = unmatched.iter().take(UNMATCHED_SHOWN).cloned().collect();
+    if unmatched.len() > UNMATCHED_SHOWN {
+        shown.push(format!("… {} more", unmatched.len() - UNMATCHED_SHOWN));
+    }
+    let unmatched_text = if shown.is_empty() {
+        "none".to_owned()
+    } else {
+        shown.join(", ")
+    };
+    let close = header::closest_headers(schema, &absent, unmatched);
+    let suggest = if close.is_empty() {
+        String::new()
+    } else {
+        let pairs: Vec<String> = close
+            .iter()
+            .map(|(k, h)| format!("{h} → {}", label(*k)))
+            .collect();
+        format!("; did you mean: {}", pairs.join(", "))
+    };
+    let table = &schema.code;
+    let hint = if close.is_empty() {
+        format!(
+            "add the columns, or map the file's headers to fields in the pipeline file, under this file's [[inputs]] (or [units]): columns = {{ \"<header>\" = \"<field code>\" }}; `riskcensus schema {table}` lists the fields and the names each accepts"
+        )
+    } else {
+        let entries: Vec<String> = close
+            .iter()
+            .map(|(k, h)| format!("{h:?} = {:?}", schema.fields[*k].code))
+            .collect();
+        format!(
+            "if they are the same, add to this file's [[inputs]] (or [units]) in the pipeline file: columns = {{ {} }}; `riskcensus schema {table}` lists the fields and the names each accepts",
+            entries.join(", ")
+        )
+    };
+    Some(Missing {
+        missing,
+        unmatched: unmatched_text,
+        suggest,
+        hint,
+    })
 }
 
 /// One file of a table, as read.
@@ -372,6 +453,10 @@ pub struct Input {
     pub layer: Option<String>,
     /// Text encoding override (csv, DBF): `GBK`/`CP936` or `UTF-8`.
     pub encoding: Option<String>,
+    /// The pipeline's column map for this file: (header or DBF field name, field code). Applied
+    /// before the schema's names and aliases, so a file keeps its own headers and no schema needs
+    /// copying to read it.
+    pub columns: Vec<(String, String)>,
 }
 
 /// Options of the vector readers.

@@ -94,12 +94,13 @@ pub(crate) fn plan(
             None => {}
         }
     }
-    if let Some(missing) = crate::missing_required(schema, &field_columns) {
+    let unmatched: Vec<String> = extra_columns.iter().map(|(t, _)| t.clone()).collect();
+    if let Some(m) = crate::missing_required(schema, &field_columns, &unmatched) {
         return Err(Error::MissingColumns {
             path: input.path.clone(),
             sheet: sheet.to_owned(),
             row: header_row,
-            missing,
+            missing: Box::new(m),
             table: schema.code.clone(),
         });
     }
@@ -178,16 +179,38 @@ pub(crate) fn read_spreadsheet(
     input: &Input,
     file: u16,
 ) -> Result<(SourceFile, Vec<RawRow>)> {
-    let path = &input.path;
-    let kind = Kind::of(path);
-    match kind {
-        Kind::Xlsx | Kind::Xlsb => crate::container::check_zip(path)?,
+    let (sheet, grid) = spreadsheet_grid(input)?;
+    crate::grid::build(schema, input, &sheet, grid, Rows::Numbered, file)
+}
+
+/// The names of a workbook's sheets, after the same container checks as reading one.
+pub(crate) fn sheet_names(path: &Path) -> Result<Vec<String>> {
+    precheck(path)?;
+    let chosen = std::cell::RefCell::new(String::new());
+    guarded(path, &chosen, || {
+        calamine::open_workbook_auto(path)
+            .map(|wb| wb.sheet_names())
+            .map_err(|e| spreadsheet_error(path, None, e))
+    })?
+}
+
+/// The container checks that bound what calamine will build.
+fn precheck(path: &Path) -> Result<()> {
+    match Kind::of(path) {
+        Kind::Xlsx | Kind::Xlsb => crate::container::check_zip(path),
         Kind::Ods => {
             crate::container::check_zip(path)?;
-            crate::container::check_ods(path)?;
+            crate::container::check_ods(path)
         }
-        Kind::Xls => crate::biff::check_xls(path)?,
+        Kind::Xls => crate::biff::check_xls(path),
     }
+}
+
+/// The chosen sheet (the input's, else the first) as a grid of cells.
+pub(crate) fn spreadsheet_grid(input: &Input) -> Result<(String, crate::grid::Grid)> {
+    let path = &input.path;
+    let kind = Kind::of(path);
+    precheck(path)?;
     let chosen = std::cell::RefCell::new(input.sheet.clone().unwrap_or_default());
     let (sheet, cells) = guarded(path, &chosen, || read_cells(kind, input, &chosen))??;
     if cells.is_empty() {
@@ -196,14 +219,7 @@ pub(crate) fn read_spreadsheet(
             sheet,
         });
     }
-    crate::grid::build(
-        schema,
-        input,
-        &sheet,
-        cells.into_grid(),
-        Rows::Numbered,
-        file,
-    )
+    Ok((sheet, cells.into_grid()))
 }
 
 /// Runs calamine, turning a panic inside it into an error naming the file: a malformed file must
@@ -432,6 +448,14 @@ pub(crate) fn read_csv(
     input: &Input,
     file: u16,
 ) -> Result<(SourceFile, Vec<RawRow>)> {
+    let (grid, encoding) = csv_grid(input)?;
+    let (mut source, rows) = crate::grid::build(schema, input, "", grid, Rows::Listed, file)?;
+    source.encoding = Some(encoding.to_owned());
+    Ok((source, rows))
+}
+
+/// A csv's records as a grid of cells, each at its line, with the encoding it was read in.
+pub(crate) fn csv_grid(input: &Input) -> Result<(crate::grid::Grid, &'static str)> {
     let path = &input.path;
     let bytes = std::fs::read(path).map_err(|_| Error::NotFound { path: path.clone() })?;
     let (text, encoding) = decode(input, &bytes)?;
@@ -480,8 +504,5 @@ pub(crate) fn read_csv(
     if records == 0 {
         return Err(Error::EmptyFile { path: path.clone() });
     }
-    let (mut source, rows) =
-        crate::grid::build(schema, input, "", cells.into_grid(), Rows::Listed, file)?;
-    source.encoding = Some(encoding.to_owned());
-    Ok((source, rows))
+    Ok((cells.into_grid(), encoding))
 }

@@ -254,7 +254,7 @@ pub(crate) fn read_vector(
 
     // Fields.
     let field_names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
-    let lookup = FieldNames::new(schema);
+    let lookup = FieldNames::new(schema, &input.columns);
     let mut field_columns: Vec<Option<String>> = vec![None; schema.fields.len()];
     let mut field_of_col: Vec<Option<usize>> = Vec::with_capacity(field_names.len());
     let mut extra_columns = Vec::new();
@@ -270,8 +270,16 @@ pub(crate) fn read_vector(
         gdal::vector::geometry_type_flatten(g.field_type())
             == gdal::vector::OGRwkbGeometryType::wkbPoint
     });
+    // Fields the pipeline's column map names are taken by the mapped field, wherever it stands.
+    let mapped: Vec<usize> = field_names
+        .iter()
+        .filter_map(|n| lookup.lookup_mapped(n))
+        .collect();
     for name in &field_names {
-        let k = lookup.lookup(name).filter(|&k| field_columns[k].is_none());
+        let k = lookup.lookup(name).filter(|&k| {
+            field_columns[k].is_none()
+                && (lookup.lookup_mapped(name).is_some() || !mapped.contains(&k))
+        });
         let superseded =
             point_layer && point_fields.is_some_and(|(a, b)| k == Some(a) || k == Some(b));
         match k {
@@ -308,11 +316,12 @@ pub(crate) fn read_vector(
             });
         }
     }
-    if let Some(missing) = crate::missing_required(schema, &field_columns) {
+    let unmatched: Vec<String> = extra_columns.iter().map(|(t, _)| t.clone()).collect();
+    if let Some(m) = crate::missing_required(schema, &field_columns, &unmatched) {
         return Err(Error::MissingFields {
             path: path.clone(),
             layer: layer_name,
-            missing,
+            missing: Box::new(m),
             table: schema.code.clone(),
         });
     }

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod columns;
 mod geoparquet;
 mod gis;
 pub mod maps;

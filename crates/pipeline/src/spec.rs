@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use riskcensus_schema::{DivisionLevel, Registry, SchemaSet, divisions};
 use serde::Deserialize;
 
+use crate::columns::{self, ColumnMap};
 use crate::{Error, Result, sha256_file};
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +113,9 @@ pub struct UnitsSection {
     pub path: String,
     pub code_field: String,
     pub name_field: String,
+    /// The layer's own field names mapped to field codes of `table` (`[units.columns]`).
+    #[serde(default)]
+    pub columns: ColumnMap,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +160,12 @@ pub struct InputSpec {
     /// Text encoding of a csv or DBF (`GBK` or `UTF-8`; default: `.cpg`, else detected).
     #[serde(default)]
     pub encoding: Option<String>,
+    /// The file's own headers (or DBF field names) mapped to field codes (`[inputs.columns]`).
+    #[serde(default)]
+    pub columns: ColumnMap,
+    /// `columns` as checked at load: (header, field code), for the readers.
+    #[serde(skip)]
+    pub column_map: Vec<(String, String)>,
     #[serde(skip)]
     pub resolved: PathBuf,
 }
@@ -342,6 +352,8 @@ impl Run {
                     sheet: None,
                     layer: None,
                     encoding: None,
+                    columns: u.columns.clone(),
+                    column_map: Vec::new(),
                     resolved: PathBuf::new(),
                 };
                 units.resolved = resolve(&units.table, &units.path);
@@ -380,6 +392,13 @@ impl Run {
                 format!("input file(s) not found: {}", missing.join(", ")),
                 &format!("paths are relative to {}", base.display()),
             ));
+        }
+        // After the files are found: a missing file is the first thing to put right.
+        let mut units = units;
+        check_column_maps(&text, &schemas, units.as_mut(), &mut inputs)
+            .map_err(|e| invalid(format!("line {}: {}", e.line, e.message), &e.hint))?;
+        if let (Some(u), Some(section)) = (&units, &file.units) {
+            check_unit_fields(&schemas, u, section).map_err(|(m, h)| invalid(m, &h))?;
         }
         let out_root = match out {
             Some(o) => o.to_owned(),
@@ -460,6 +479,56 @@ impl Run {
             reproject: file.spatial.reproject,
         })
     }
+}
+
+/// Checks the column map of the units layer and of every input against its table, keeping each as
+/// the pairs the readers take. Tables are known to exist by now.
+fn check_column_maps(
+    text: &str,
+    schemas: &SchemaSet,
+    units: Option<&mut InputSpec>,
+    inputs: &mut [InputSpec],
+) -> std::result::Result<(), columns::MapError> {
+    let sections = units
+        .into_iter()
+        .map(|u| ("[units]", u))
+        .chain(inputs.iter_mut().map(|i| ("[[inputs]]", i)));
+    for (section, spec) in sections {
+        if let Some(schema) = schemas.table(&spec.table) {
+            spec.column_map = columns::check(text, section, schema, &spec.columns)?;
+        }
+    }
+    Ok(())
+}
+
+/// `[units] code_field`/`name_field` name fields of the units table, whose columns the layer (or
+/// its column map) provides; a column name there is the mistake the column map exists to prevent,
+/// so it is refused with the map line that reads it.
+fn check_unit_fields(
+    schemas: &SchemaSet,
+    units: &InputSpec,
+    section: &UnitsSection,
+) -> std::result::Result<(), (String, String)> {
+    let Some(schema) = schemas.table(&units.table) else {
+        return Ok(());
+    };
+    for (key, value, usual) in [
+        ("code_field", &section.code_field, "xzqdm"),
+        ("name_field", &section.name_field, "xzqmc"),
+    ] {
+        if schema.field_index(value).is_none() {
+            let target = schema
+                .field_index(usual)
+                .map_or(usual, |k| schema.fields[k].code.as_str());
+            return Err((
+                format!("[units] {key} {value:?} is not a field of {}", schema.code),
+                format!(
+                    "{key} names a field of the table (e.g. {target:?}); to read the layer's column {value:?} as that field, add under [units]: columns = {{ {value:?} = {target:?} }}"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `a/b/../c` → `a/c`, without touching the file system (the directory may not exist yet).

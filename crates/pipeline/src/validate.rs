@@ -25,6 +25,7 @@ fn input(spec: &InputSpec) -> Input {
         sheet: spec.sheet.clone(),
         layer: spec.layer.clone(),
         encoding: spec.encoding.clone(),
+        columns: spec.column_map.clone(),
     }
 }
 

@@ -65,6 +65,7 @@ fn version_and_help_on_every_subcommand() {
         vec!["merge", "--help"],
         vec!["query", "--help"],
         vec!["verify", "--help"],
+        vec!["inspect", "--help"],
     ] {
         let o = run(&sub);
         assert_eq!(o.status.code(), Some(0), "{sub:?}");
@@ -254,9 +255,54 @@ fn schema_lists_tables_and_fields() {
     let o = run(&["schema", "fwjz"]);
     assert_eq!(o.status.code(), Some(0));
     assert!(stdout(&o).contains("房屋编号") && stdout(&o).contains("structure_type"));
+    // Each field's aliases, on the line under the field, so an override can be checked against them.
+    let fields = stdout(&o);
+    let lines: Vec<&str> = fields.lines().collect();
+    let bh = lines
+        .iter()
+        .position(|l| l.starts_with("fwbh "))
+        .expect("fwbh listed");
+    assert!(
+        lines[bh + 1].contains("aliases: 编号, 房屋编码"),
+        "{}",
+        lines[bh + 1]
+    );
     let o = run(&["schema", "nope"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nope"));
+}
+
+#[test]
+fn inspect_shows_header_columns_samples_and_the_best_table() {
+    let fixture = repo().join("fixtures/county_530381");
+    let o = run(&["inspect", fixture.join("czt_xx.xlsx").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = stdout(&o);
+    assert!(s.contains("sheet \"学校\": header row 4"), "{s}");
+    assert!(s.contains("best match: czt_xx 学校调查表"), "{s}");
+    let a = s
+        .lines()
+        .find(|l| l.trim_start().starts_with("A "))
+        .expect("column A listed");
+    assert!(
+        a.contains("学校（机构）名称")
+            && a.contains(" | ")
+            && a.ends_with("xxjgmc 学校（机构）名称"),
+        "{a}"
+    );
+    let o = run(&["inspect", fixture.join("xzqh_xz.shp").to_str().unwrap()]);
+    let s = stdout(&o);
+    assert!(
+        s.contains("layer \"xzqh_xz\", encoding CP936") && s.contains("best match: xzqh_xz"),
+        "{s}"
+    );
+    let o = run(&["inspect", fixture.join("model.toml").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unsupported file type"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ use riskcensus_schema::{SchemaSet, TableSchema};
 use riskcensus_synth::{BuildingGeometry, Options};
 use rust_xlsxwriter::Workbook;
 
+mod columns;
 mod shapefile_parts;
 mod sheets;
 
@@ -29,7 +30,7 @@ fn read(schema: &TableSchema, path: &Path) -> Result<riskcensus_ingest::RawTable
     read_table(schema, &[input(path)], OPTS)
 }
 
-fn county(dir: &Path) -> PathBuf {
+pub(crate) fn county(dir: &Path) -> PathBuf {
     let mut o = Options::new("530402", dir);
     o.buildings = 1_000;
     o.building_geometry = BuildingGeometry::Point;
@@ -393,7 +394,7 @@ fn xlsx_ods_and_xls_read_alike() {
     }
 }
 
-fn ogr2ogr(args: &[&str]) {
+pub(crate) fn ogr2ogr(args: &[&str]) {
     let st = std::process::Command::new("ogr2ogr")
         .args(args)
         .status()
