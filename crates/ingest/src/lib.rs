@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod biff;
+mod contain;
 mod container;
 pub mod count;
 mod grid;
@@ -156,6 +157,16 @@ pub enum Error {
         path: PathBuf,
         sheet: String,
         message: String,
+    },
+    /// The reader (or the library under it) panicked on this file; `place` is where, for a bug
+    /// report.
+    #[error(
+        "{path}: cannot be read, the file is damaged or not what its extension says ({message}, at {place}) (hint: re-save or export it again)"
+    )]
+    ReaderFailed {
+        path: PathBuf,
+        message: String,
+        place: String,
     },
 }
 
@@ -493,12 +504,13 @@ fn read_file(
         return Err(Error::NotFound { path: path.clone() });
     }
     let ext = extension(path);
-    match ext.as_str() {
+    // Every reader runs contained: a parser's panic on a damaged file is an error naming the file.
+    contain::contain(path, || match ext.as_str() {
         "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => sheet::read_spreadsheet(schema, input, file),
         "csv" | "txt" => sheet::read_csv(schema, input, file),
         "shp" | "gpkg" | "geojson" | "json" => vector::read_vector(schema, input, file, opts),
         _ => Err(Error::UnsupportedType { path: path.clone() }),
-    }
+    })
 }
 
 pub(crate) fn extension(path: &Path) -> String {

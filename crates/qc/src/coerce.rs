@@ -104,7 +104,9 @@ fn parse_date(s: &str) -> Option<i32> {
         .collect();
     let (y, m, d) = match parts.as_slice() {
         [y, m, d] => (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?),
-        [ymd] if ymd.len() == 8 => (
+        // `20210521`: eight ASCII digits. Eight bytes are not enough, since slicing at bytes 4 and 6
+        // would cut a character such as `443競54` in two.
+        [ymd] if ymd.len() == 8 && ymd.bytes().all(|b| b.is_ascii_digit()) => (
             ymd[..4].parse().ok()?,
             ymd[4..6].parse().ok()?,
             ymd[6..].parse().ok()?,
@@ -216,5 +218,11 @@ mod tests {
         assert!(coerce(&RawCell::Number(2.5), FieldType::Int).is_err());
         assert!(coerce(&t("2021-02-30"), FieldType::Date).is_err());
         assert!(coerce(&RawCell::Error("#N/A".into()), FieldType::Float).is_err());
+        // Eight bytes that are not eight digits (found by fuzzing: this panicked).
+        assert!(coerce(&t("443競54"), FieldType::Date).is_err());
+        assert_eq!(
+            coerce(&t("20210521"), FieldType::Date),
+            Ok(Value::Date(days_from_civil(2021, 5, 21).unwrap()))
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! indicator expression run once on an empty unit table so an unknown column fails before any work.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use polars::sql::SQLContext;
@@ -216,6 +216,16 @@ struct Doc {
     model: Option<Spanned<RawModel>>,
 }
 
+/// How many files a chain of `file =` may pass through: one is all a pipeline needs, the rest is
+/// room for a model file that points to a shared one.
+const MAX_MODEL_FILES: usize = 4;
+
+/// A file as the file system knows it (so `./p.toml` and `p.toml` are one), or the path as written
+/// when it cannot be resolved.
+fn identity(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())]
         .bytes()
@@ -228,6 +238,18 @@ impl Model {
     /// The model of a pipeline file (`None` when it has no `[model]`). `columns` are the unit
     /// table's columns, against which every indicator expression is checked.
     pub fn from_pipeline(path: &Path, text: &str, columns: &[String]) -> Result<Option<Model>> {
+        Model::from_document(path, text, columns, &mut Vec::new())
+    }
+
+    /// `from_pipeline`, with the files already followed through `file =`: a model file that names
+    /// itself, or a chain that leads back, would otherwise recurse until the stack overflows
+    /// (`[model] file = "pipeline.toml"` in pipeline.toml aborted the process).
+    fn from_document(
+        path: &Path,
+        text: &str,
+        columns: &[String],
+        followed: &mut Vec<PathBuf>,
+    ) -> Result<Option<Model>> {
         let file = path.display().to_string();
         let doc: Doc = toml::from_str(text).map_err(|e| Error::Model {
             file: file.clone(),
@@ -239,21 +261,32 @@ impl Model {
         };
         if let Some(rel) = &raw.get_ref().file {
             let p = path.parent().unwrap_or(Path::new(".")).join(rel);
+            let line = line_of(text, raw.span().start);
+            followed.push(identity(path));
+            if followed.contains(&identity(&p)) || followed.len() > MAX_MODEL_FILES {
+                return Err(Error::Model {
+                    file,
+                    line,
+                    message: format!(
+                        "model file {} leads back to a file already read (a model file defines the model; it does not point on to another)",
+                        p.display()
+                    ),
+                });
+            }
             let t = riskcensus_schema::read_utf8(&p).map_err(|e| Error::Model {
                 file: file.clone(),
-                line: line_of(text, raw.span().start),
+                line,
                 message: format!("cannot read model file {}: {e}", p.display()),
             })?;
             // A model file holds a model: an empty or model-less file is an error, never a run
             // that silently grades nothing.
-            return match Model::from_pipeline(&p, &t, columns)? {
+            return match Model::from_document(&p, &t, columns, followed)? {
                 Some(m) => Ok(Some(m)),
                 None => Err(Error::Model {
                     file: p.display().to_string(),
                     line: 1,
                     message: format!(
-                        "the model file (named at {file} line {}) has no [model] table",
-                        line_of(text, raw.span().start)
+                        "the model file (named at {file} line {line}) has no [model] table"
                     ),
                 }),
             };

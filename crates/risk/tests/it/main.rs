@@ -175,3 +175,25 @@ fn bad_models_fail_at_load_naming_the_line() {
     let e = model_error(&format!("{IND}{GRADE}"));
     assert!(e.contains("exactly one score"), "{e}");
 }
+
+#[test]
+fn a_model_file_that_leads_back_is_an_error_not_a_stack_overflow() {
+    // This recursed until the stack overflowed, aborting the process.
+    let d = tempfile::tempdir().unwrap();
+    let cols = vec!["unit_code".to_owned(), "x".to_owned()];
+    let own = d.path().join("p.toml");
+    let text = "[model]\nfile = \"p.toml\"\n";
+    std::fs::write(&own, text).unwrap();
+    let e = Model::from_pipeline(&own, text, &cols)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("p.toml") && e.contains("leads back"), "{e}");
+    // Two files naming each other, one reached as `./b.toml`.
+    std::fs::write(d.path().join("a.toml"), "[model]\nfile = \"./b.toml\"\n").unwrap();
+    std::fs::write(d.path().join("b.toml"), "[model]\nfile = \"a.toml\"\n").unwrap();
+    let a = d.path().join("a.toml");
+    let e = Model::from_pipeline(&a, &std::fs::read_to_string(&a).unwrap(), &cols)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("b.toml") && e.contains("leads back"), "{e}");
+}
