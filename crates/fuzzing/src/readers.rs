@@ -126,7 +126,7 @@ pub fn shapefile(data: &[u8]) -> Outcome {
         }
     }
     let result = match read_and_check(builtin(), table("xzqh_xz"), shp.clone()) {
-        Err(IngestError::MissingColumns { .. }) => {
+        Err(IngestError::MissingColumns { .. } | IngestError::MissingFields { .. }) => {
             read_and_check(builtin(), table("hz_flood"), shp)
         }
         other => other,
