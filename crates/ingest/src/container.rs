@@ -42,24 +42,29 @@ fn bound(name: &str) -> Option<u64> {
     }
 }
 
-/// Checks every part calamine reads against its declared uncompressed size and compression ratio.
-/// A file that is not a zip is left to calamine, whose error says what it is.
-pub(crate) fn check_zip(path: &Path) -> Result<()> {
+/// Opens a zipped workbook (xlsx, xlsb, ods); `None` when the file cannot be opened at all (the
+/// reader's own open names that). A file without a zip directory is an error saying where the
+/// directory should have been: an xlsx or ods is a zip whose directory sits at the end.
+fn open_zip(path: &Path) -> Result<Option<ZipArchive<BufReader<File>>>> {
     let Ok(file) = File::open(path) else {
-        return Ok(());
+        return Ok(None);
     };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut zip = match ZipArchive::new(BufReader::new(file)) {
-        Ok(z) => z,
-        // An xlsx is a zip whose directory sits at the end: say where it should have been.
-        Err(e) => {
-            return Err(Error::Spreadsheet {
-                path: path.to_owned(),
-                message: format!(
-                    "no zip directory at the end of the file ({len} bytes): the workbook is cut short, or is not an xlsx at all ({e})"
-                ),
-            });
-        }
+    match ZipArchive::new(BufReader::new(file)) {
+        Ok(z) => Ok(Some(z)),
+        Err(e) => Err(Error::Spreadsheet {
+            path: path.to_owned(),
+            message: format!(
+                "no zip directory at the end of the file ({len} bytes): the workbook is cut short, or is not an xlsx at all ({e})"
+            ),
+        }),
+    }
+}
+
+/// Checks every part calamine reads against its declared uncompressed size and compression ratio.
+pub(crate) fn check_zip(path: &Path) -> Result<()> {
+    let Some(mut zip) = open_zip(path)? else {
+        return Ok(());
     };
     let mut sheets = Vec::new();
     for k in 0..zip.len() {
@@ -349,21 +354,8 @@ struct OdsScan<'a> {
 /// anything, a file whose grids or text would exceed the limits, a value outside Excel's sheet, or a
 /// cell over 32,767 characters (`<text:s text:c="…">` alone can ask for any number of spaces).
 pub(crate) fn check_ods(path: &Path) -> Result<()> {
-    let Ok(file) = File::open(path) else {
+    let Some(mut zip) = open_zip(path)? else {
         return Ok(());
-    };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut zip = match ZipArchive::new(BufReader::new(file)) {
-        Ok(z) => z,
-        // An xlsx is a zip whose directory sits at the end: say where it should have been.
-        Err(e) => {
-            return Err(Error::Spreadsheet {
-                path: path.to_owned(),
-                message: format!(
-                    "no zip directory at the end of the file ({len} bytes): the workbook is cut short, or is not an xlsx at all ({e})"
-                ),
-            });
-        }
     };
     let Ok(content) = zip.by_name("content.xml") else {
         return Ok(());
