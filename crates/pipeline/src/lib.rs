@@ -3,6 +3,7 @@
 pub mod columns;
 mod geoparquet;
 mod gis;
+pub mod indicators;
 pub mod maps;
 pub mod merge;
 pub mod package;

@@ -39,18 +39,19 @@ fn risk_err(e: riskcensus_risk::Error) -> Error {
 /// Joins the clean records to the units, aggregates, scores and grades; writes
 /// `parquet/unit_risk/county=…/part-0.parquet` (GeoParquet), `parquet/unit_table.parquet` and `risk/summary.json`.
 pub fn join_and_score(run: &Run, v: &Validated) -> Result<Scored> {
-    if let Some(t) = &run.indicator_table {
-        let table = read_indicator_table(t)?;
+    if run.indicator_table.is_some() {
+        let (Some(result), Some(schema)) = (
+            v.results.first(),
+            run.schemas.table(crate::indicators::TABLE),
+        ) else {
+            return Err(Error::Report("no indicator table".into()));
+        };
+        let table = crate::indicators::unit_table(schema, &result.clean)?;
         return finish(run, table, Assignments::new(), BTreeMap::new());
     }
-    let Some(units_result) = v.results.first() else {
+    let (Some(units_result), Some(units)) = (v.results.first(), v.units.as_ref()) else {
         return Err(Error::Report("no units table".into()));
     };
-    let units = UnitSet::from_table(
-        &units_result.clean,
-        &run.units_code_field,
-        &run.units_name_field,
-    );
     let mut hazards = Vec::new();
     let mut inputs = Vec::new();
     for r in &v.results[1..] {
@@ -69,32 +70,48 @@ pub fn join_and_score(run: &Run, v: &Validated) -> Result<Scored> {
         df: table,
         assignments,
         records,
-    } = unit_table(&units, &hazards, &inputs).map_err(risk_err)?;
+    } = unit_table(units, &hazards, &inputs).map_err(risk_err)?;
     tracing::info!(
         units = table.height(),
         columns = table.width(),
         "unit table"
     );
-    // Unit polygons as read (WKB), for the GIS layer.
+    let shapes = unit_shapes(run, units_result, units);
+    let mut scored = finish(run, table, assignments, shapes)?;
+    scored.records = records;
+    Ok(scored)
+}
+
+/// Unit polygons (WKB) for the GIS layer and maps: as read, except a unit the change list merged
+/// from several rows, whose polygons are written together.
+fn unit_shapes(
+    run: &Run,
+    units_result: &riskcensus_qc::TableResult,
+    units: &UnitSet,
+) -> BTreeMap<String, Vec<u8>> {
     let code_k = units_result
         .clean
         .fields
         .iter()
         .position(|f| *f == run.units_code_field);
-    let shapes: BTreeMap<String, Vec<u8>> = units_result
-        .clean
-        .rows
+    let mut rows: BTreeMap<&str, Vec<&[u8]>> = BTreeMap::new();
+    for r in &units_result.clean.rows {
+        let own = code_k.and_then(|k| r.values.get(k)?.as_str());
+        if let (Some(code), Some(wkb)) = (r.unit.as_deref().or(own), r.geometry.as_deref()) {
+            rows.entry(code).or_default().push(wkb);
+        }
+    }
+    units
+        .units
         .iter()
-        .filter_map(|r| {
-            Some((
-                r.values.get(code_k?)?.as_str()?.to_owned(),
-                r.geometry.as_deref()?.to_vec(),
-            ))
+        .map(|u| {
+            let wkb = match rows.get(u.code.as_str()).map(Vec::as_slice) {
+                Some([one]) => one.to_vec(),
+                _ => riskcensus_spatial::multipolygon_wkb(&u.shape),
+            };
+            (u.code.clone(), wkb)
         })
-        .collect();
-    let mut scored = finish(run, table, assignments, shapes)?;
-    scored.records = records;
-    Ok(scored)
+        .collect()
 }
 
 fn finish(
@@ -147,75 +164,4 @@ fn finish(
         records: BTreeMap::new(),
         maps,
     })
-}
-
-/// Reads a per-unit indicator table (csv, UTF-8 or GBK): the code and name columns become
-/// `unit_code` and `unit_name`, every other column is a number (empty or unreadable: missing).
-pub fn read_indicator_table(t: &crate::IndicatorTable) -> Result<polars::prelude::DataFrame> {
-    use polars::prelude::*;
-    let err = |message: String| Error::Invalid {
-        path: t.resolved.clone(),
-        message,
-        hint: "a csv with a header row: unit code, unit name, then numeric indicators".into(),
-    };
-    let bytes = std::fs::read(&t.resolved).map_err(|e| err(e.to_string()))?;
-    let text = match std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes)) {
-        Ok(s) => s.to_owned(),
-        Err(_) => encoding_rs::GB18030
-            .decode_without_bom_handling_and_without_replacement(&bytes)
-            .map(|c| c.into_owned())
-            .ok_or_else(|| err("neither UTF-8 nor GBK".into()))?,
-    };
-    let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| err(e.to_string()))?
-        .iter()
-        .map(|h| h.trim().to_owned())
-        .collect();
-    let kc = headers
-        .iter()
-        .position(|h| *h == t.code_field)
-        .ok_or_else(|| err(format!("no column {}", t.code_field)))?;
-    let kn = headers.iter().position(|h| *h == t.name_field);
-    let rows: Vec<csv::StringRecord> = reader
-        .records()
-        .collect::<Result<_, _>>()
-        .map_err(|e| err(e.to_string()))?;
-    let n = rows.len();
-    let mut cols = vec![Column::new(
-        "unit_code".into(),
-        rows.iter()
-            .map(|r| r.get(kc).unwrap_or("").trim().to_owned())
-            .collect::<Vec<_>>(),
-    )];
-    cols.push(Column::new(
-        "unit_name".into(),
-        rows.iter()
-            .map(|r| kn.and_then(|k| r.get(k)).unwrap_or("").trim().to_owned())
-            .collect::<Vec<_>>(),
-    ));
-    for (k, h) in headers.iter().enumerate() {
-        if k == kc || Some(k) == kn {
-            continue;
-        }
-        let v: Vec<Option<f64>> = rows
-            .iter()
-            .map(|r| r.get(k).and_then(|s| s.trim().parse::<f64>().ok()))
-            .collect();
-        cols.push(Column::new(h.as_str().into(), v));
-    }
-    let df = DataFrame::new(n, cols).map_err(|e| err(e.to_string()))?;
-    // Units in code order, as from a boundary layer.
-    df.sort(["unit_code"], SortMultipleOptions::default())
-        .map_err(|e| err(e.to_string()))
-}
-
-/// The columns an indicator table gives the model, read from its header.
-pub fn indicator_columns(t: &crate::IndicatorTable) -> Result<Vec<String>> {
-    Ok(read_indicator_table(t)?
-        .get_column_names()
-        .iter()
-        .map(|c| c.to_string())
-        .collect())
 }

@@ -121,8 +121,11 @@ pub struct UnitsSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IndicatorsSection {
-    /// A csv (UTF-8 or GBK) with one row per unit.
+    /// A csv (UTF-8 or GBK), xlsx, xls or ods with one row per unit.
     pub path: String,
+    /// Sheet of a workbook (default: the first).
+    #[serde(default)]
+    pub sheet: Option<String>,
     #[serde(default = "unit_code")]
     pub code_field: String,
     #[serde(default = "unit_name")]
@@ -142,6 +145,7 @@ fn unit_name() -> String {
 pub struct IndicatorTable {
     pub path: String,
     pub resolved: PathBuf,
+    pub sheet: Option<String>,
     pub code_field: String,
     pub name_field: String,
 }
@@ -364,6 +368,7 @@ impl Run {
         let indicator_table = file.indicators.as_ref().map(|i| IndicatorTable {
             path: i.path.clone(),
             resolved: resolve("indicators", &i.path),
+            sheet: i.sheet.clone(),
             code_field: i.code_field.clone(),
             name_field: i.name_field.clone(),
         });
@@ -422,13 +427,23 @@ impl Run {
                 ));
             }
         }
+        let mut warnings = region.warnings;
         let columns = match &indicator_table {
-            Some(t) if t.resolved.is_file() => crate::risk::indicator_columns(t).map_err(|e| {
-                invalid(
-                    e.to_string(),
-                    "the indicator table is a csv with a header row",
-                )
-            })?,
+            Some(t) if t.resolved.is_file() => {
+                // The table's schema comes from its own header; QC checks it like any table.
+                let derived = crate::indicators::derive(t)?;
+                warnings.extend(derived.warning);
+                let columns = derived
+                    .schema
+                    .fields
+                    .iter()
+                    .map(|f| f.code.clone())
+                    .collect();
+                schemas
+                    .tables
+                    .insert(crate::indicators::TABLE.into(), derived.schema);
+                columns
+            }
             _ => riskcensus_risk::aggregate::expected_columns(&tables, &hazards),
         };
         match (&units, &indicator_table, inputs.is_empty()) {
@@ -457,7 +472,7 @@ impl Run {
             name,
             region_code: region.code,
             region_name: region.name,
-            warnings: region.warnings,
+            warnings,
             reference_year: file.run.reference_year,
             pass_threshold: file.qc.pass_threshold,
             max_rejected_share: file.qc.max_rejected_share,

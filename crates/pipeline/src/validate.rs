@@ -6,8 +6,8 @@ use std::path::Path;
 use riskcensus_ingest::{Input, VectorOptions, read_table};
 use riskcensus_qc::report::{RunInfo, Summary, summarize};
 use riskcensus_qc::{Context, TableResult, check_table};
+use riskcensus_risk::units::UnitSet;
 use riskcensus_schema::{GeometryKind, Registry};
-use riskcensus_spatial::{Geom, UnitIndex, parse_wkb};
 
 use crate::{Error, InputSpec, Result, Run};
 
@@ -16,6 +16,8 @@ pub struct Validated {
     pub summary: Summary,
     /// The units table first, then the inputs' tables in pipeline order.
     pub results: Vec<TableResult>,
+    /// The assessment units the records were checked against (`None` for an indicator table).
+    pub units: Option<UnitSet>,
 }
 
 fn input(spec: &InputSpec) -> Input {
@@ -82,16 +84,16 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
         pass_threshold: run.pass_threshold,
         max_rejected_share: run.max_rejected_share,
     };
-    // A plain indicator table has no records to check.
+    let ctx = Context {
+        registry,
+        schemas: &run.schemas,
+        reference_year: run.reference_year,
+        region_code: run.region_code.clone(),
+        stale,
+        units: None,
+    };
     let Some(units_input) = &run.units else {
-        let mut summary = summarize(&info, &[], &run.schemas, registry);
-        summary.warnings.clone_from(&run.warnings);
-        riskcensus_qc::report::write(&run.out_dir.join("qc"), &summary, &[])
-            .map_err(|e| Error::Report(e.to_string()))?;
-        return Ok(Validated {
-            summary,
-            results: Vec::new(),
-        });
+        return validate_indicators(run, &info, &ctx, progress);
     };
     // The units first: every other table is checked against them.
     progress(&units_input.table, 0, total);
@@ -104,28 +106,18 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
         });
     }
     let raw = read_table(units_schema, &[input(units_input)], opts)?;
-    let ctx = Context {
-        registry,
-        schemas: &run.schemas,
-        reference_year: run.reference_year,
-        region_code: run.region_code.clone(),
-        stale: stale.clone(),
-        units: None,
-    };
     let units_result = check_table(raw, units_schema, &ctx);
-    let code_index = units_schema.field_index(&run.units_code_field);
-    let index = UnitIndex::new(units_result.clean.rows.iter().filter_map(|r| {
-        let code = r.values.get(code_index?)?.as_str()?.to_owned();
-        match parse_wkb(r.geometry.as_deref()?).ok()? {
-            Geom::Polygon(mp) => Some((code, mp)),
-            _ => None,
-        }
-    }));
-    tracing::info!(units = index.len(), "units indexed");
+    // Units under their current codes: a retired code's polygon joins its successor's.
+    let unit_set = UnitSet::from_table(
+        &units_result.clean,
+        &run.units_code_field,
+        &run.units_name_field,
+    );
+    tracing::info!(units = unit_set.index.len(), "units indexed");
     let mut results = vec![units_result];
 
     let ctx = Context {
-        units: Some(&index),
+        units: Some(&unit_set.index),
         ..ctx
     };
     for (k, (table, inputs)) in groups.iter().enumerate() {
@@ -145,5 +137,53 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
     riskcensus_qc::report::write(&run.out_dir.join("qc"), &summary, &results)
         .map_err(|e| Error::Report(e.to_string()))?;
     tracing::info!("report written");
-    Ok(Validated { summary, results })
+    Ok(Validated {
+        summary,
+        results,
+        units: Some(unit_set),
+    })
+}
+
+/// A run scoring a per-unit indicator table: the table is read and checked like any other (its
+/// schema made from its header when the pipeline loaded), and its report written.
+fn validate_indicators(
+    run: &Run,
+    info: &RunInfo<'_>,
+    ctx: &Context<'_>,
+    progress: &mut dyn FnMut(&str, u64, u64),
+) -> Result<Validated> {
+    let (Some(t), Some(schema)) = (
+        &run.indicator_table,
+        run.schemas.table(crate::indicators::TABLE),
+    ) else {
+        return Err(Error::Invalid {
+            path: run.pipeline_path.clone(),
+            message: "no [units] and no [indicators]".into(),
+            hint: "name the unit boundaries ([units]) or a per-unit indicator table ([indicators])"
+                .into(),
+        });
+    };
+    progress(crate::indicators::TABLE, 0, 2);
+    let raw = read_table(
+        schema,
+        &[crate::indicators::input(t)],
+        VectorOptions { reproject: false },
+    )?;
+    let result = check_table(raw, schema, ctx);
+    tracing::info!(
+        rows = result.rows_read,
+        clean = result.rows_clean,
+        "indicators checked"
+    );
+    progress("report", 2, 2);
+    let results = vec![result];
+    let mut summary = summarize(info, &results, &run.schemas, ctx.registry);
+    summary.warnings.clone_from(&run.warnings);
+    riskcensus_qc::report::write(&run.out_dir.join("qc"), &summary, &results)
+        .map_err(|e| Error::Report(e.to_string()))?;
+    Ok(Validated {
+        summary,
+        results,
+        units: None,
+    })
 }

@@ -10,6 +10,7 @@ use riskcensus_spatial::{
     BoundaryProblem, Geom, UnitIndex, boundary_problems, is_empty, is_valid_wkb, parse_wkb,
 };
 
+use crate::codes;
 use crate::coerce::{Value, coerce};
 use crate::messages::{num, type_en, type_zh};
 use crate::{CleanRow, CleanTable, Context, Counts, Issue, TableResult};
@@ -467,9 +468,60 @@ fn name_of(ctx: &Context<'_>, code: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Why a (current) township code cannot place a record: not a township of the edition, outside
+/// the run's region, or not a unit of the boundary layer; `None` when it can.
+fn township_problem(
+    ctx: &Context<'_>,
+    f: &FieldSchema,
+    code: &str,
+) -> Option<(&'static str, String, String)> {
+    if ctx
+        .registry
+        .get(code)
+        .is_none_or(|d| d.level != DivisionLevel::Township)
+    {
+        Some((
+            "unknown_township_code",
+            format!("“{}”{code} 不在 2023 年统计用区划代码中", f.name_zh),
+            format!(
+                "{}: township code {code} is not in the NBS 2023 division list",
+                f.code
+            ),
+        ))
+    } else if !code.starts_with(riskcensus_schema::divisions::region_prefix(
+        &ctx.region_code,
+    )) {
+        Some((
+            "township_outside_region",
+            format!(
+                "乡镇代码 {code}（{}）不属于 {}（{}）",
+                name_of(ctx, code),
+                ctx.region_code,
+                name_of(ctx, &ctx.region_code)
+            ),
+            format!("township {code} is not in region {}", ctx.region_code),
+        ))
+    } else if let Some(units) = ctx.units
+        && !units.covers_code(code)
+    {
+        Some((
+            "township_not_in_units",
+            format!(
+                "乡镇代码 {code}（{}）不在乡镇边界图层中",
+                name_of(ctx, code)
+            ),
+            format!("township {code} is not in the units (boundary) layer"),
+        ))
+    } else {
+        None
+    }
+}
+
 /// The code of a unit layer (checked before any units exist) that no township rule covers, e.g. a
-/// county layer: it must be a code of the registry's edition, and not one the division changes
-/// retired, or the unit would be graded under a code no other table can match.
+/// county layer: it must be a code of the registry's edition, or one the change list retired in
+/// favour of one (the unit is then graded under its successor, merged with any other unit the
+/// change merged into it), or the unit would be graded under a code no other table can match.
+/// Returns the code the unit is graded under.
 fn unit_layer_code(
     schema: &TableSchema,
     values: &[Value],
@@ -477,43 +529,159 @@ fn unit_layer_code(
     ctx: &Context<'_>,
     township_valid: &mut HashMap<usize, bool>,
     findings: &mut Vec<Finding>,
-) {
+) -> Option<String> {
     if ctx.units.is_some() || schema.geometry != GeometryKind::Polygon {
-        return;
+        return None;
     }
-    let Some(k) = schema
+    let k = schema
         .primary_key
         .first()
-        .and_then(|k| schema.field_index(k))
-    else {
-        return;
-    };
+        .and_then(|k| schema.field_index(k))?;
     if township_valid.contains_key(&k) || !field_ok[k] {
-        return;
+        return None;
     }
-    let Some(code) = values[k].as_str() else {
-        return;
-    };
+    let code = values[k].as_str()?;
+    let name = codes::paired_name(schema, k).and_then(|kn| values[kn].as_str());
+    let successor = codes::successor(&ctx.stale, code);
+    let target = successor.unwrap_or(code);
+    let known = ctx.registry.get(target).is_some();
     let f = &schema.fields[k];
-    let problem = if let Some(new) = ctx.stale.get(code) {
+    let problem = match (known, successor) {
+        (true, None) => None,
+        (true, Some(new)) => {
+            let (zh, en) = codes::merger(ctx, new);
+            findings.push(finding(
+                k,
+                code.to_owned(),
+                "unit_code_retired",
+                Severity::Warning,
+                format!("单元代码 {code} 已撤销（{zh}），按 {new} 评估"),
+                format!("unit code {code} was retired ({en}); graded as {new}"),
+            ));
+            None
+        }
+        (false, Some(new)) => Some((
+            "retired_unit_code",
+            format!("单元代码 {code} 已撤销，现为 {new}，但 {new} 不在 2023 年统计用区划代码中",),
+            format!(
+                "unit code {code} was retired; it is now {new}, which is not in the NBS 2023 division list"
+            ),
+        )),
+        (false, None) => {
+            let (mean_zh, mean_en) = codes::suggestion(codes::did_you_mean(ctx, code, name));
+            Some((
+                "unknown_unit_code",
+                format!(
+                    "“{}”{code} 不在 {} 统计用区划代码中（旧版代码？）{mean_zh}",
+                    f.name_zh,
+                    riskcensus_schema::divisions::EDITION
+                ),
+                format!(
+                    "{}: unit code {code} is not in the division list ({}): a code of another edition?{mean_en}",
+                    f.code,
+                    riskcensus_schema::divisions::EDITION
+                ),
+            ))
+        }
+    };
+    let ok = problem.is_none();
+    if let Some((rule, zh, en)) = problem {
+        findings.push(finding(k, code.to_owned(), rule, Severity::Error, zh, en));
+    }
+    township_valid.insert(k, ok);
+    ok.then(|| target.to_owned())
+}
+
+/// The code of a row of a per-unit indicator table ([`Rule::UnitCode`]): written back as text
+/// when Excel made it a number, its leading zeros restored when the table's other codes show it
+/// lost them (a warning: the record stays), and with `registry`, a code of the edition that no
+/// change retired. An indicator row is not merged into its successor (its figures would have to
+/// be combined with the successor's), so a retired code is an error naming the change. Returns
+/// the code the row stands for.
+fn unit_code_rule(
+    schema: &TableSchema,
+    values: &mut [Value],
+    field_ok: &mut [bool],
+    ctx: &Context<'_>,
+    findings: &mut Vec<Finding>,
+    repaired: &mut u32,
+) -> Option<String> {
+    let (field, digits, registry) = schema.rules.iter().find_map(|r| match r {
+        Rule::UnitCode {
+            field,
+            digits,
+            registry,
+        } => Some((field, *digits, *registry)),
+        _ => None,
+    })?;
+    let k = schema.field_index(field)?;
+    let given = values[k].as_str().filter(|_| field_ok[k])?.to_owned();
+    let f = &schema.fields[k];
+    // A division code never lost a leading zero (none starts with one): a shorter code that is in
+    // the list is a unit of another level, kept as it is and checked like the others.
+    let digits = digits.filter(|_| !(registry && ctx.registry.get(given.trim()).is_some()));
+    let code = match codes::normalise_unit_code(&given, digits) {
+        codes::UnitCode::Kept(code) => code,
+        codes::UnitCode::ZerosRestored { from, to } => {
+            findings.push(finding(
+                k,
+                given.clone(),
+                "code_zeros_restored",
+                Severity::Warning,
+                format!("“{}”{from} 缺少前导零（被 Excel 当作数字？），已补为 {to}", f.name_zh),
+                format!(
+                    "{}: {from} lost its leading zeros (read as a number by Excel?); repaired to {to}",
+                    f.code
+                ),
+            ));
+            to
+        }
+        codes::UnitCode::Bad(code) => {
+            field_ok[k] = false;
+            let n = digits.unwrap_or(0);
+            findings.push(finding(
+                k,
+                given.clone(),
+                "bad_unit_code",
+                Severity::Error,
+                format!(
+                    "“{}”{code} 不是 {n} 位数字代码（本表其他代码均为 {n} 位）",
+                    f.name_zh
+                ),
+                format!(
+                    "{}: {code:?} is not a {n}-digit code like the table's others",
+                    f.code
+                ),
+            ));
+            return None;
+        }
+    };
+    if code != given {
+        *repaired += 1;
+        values[k] = Value::Text(code.as_str().into());
+    }
+    if !registry {
+        return Some(code);
+    }
+    let name = codes::paired_name(schema, k).and_then(|kn| values[kn].as_str());
+    let problem = if let Some(new) = codes::successor(&ctx.stale, &code) {
+        let (zh, en) = codes::merger(ctx, new);
         Some((
             "retired_unit_code",
-            format!(
-                "单元代码 {code} 已撤销，现为 {new}（{}）",
-                name_of(ctx, new)
-            ),
-            format!("unit code {code} was retired; it is now {new}"),
+            format!("单元代码 {code} 已撤销（{zh}），其指标应并入 {new} 后重报"),
+            format!("unit code {code} was retired ({en}); its figures belong in {new}'s row"),
         ))
-    } else if ctx.registry.get(code).is_none() {
+    } else if ctx.registry.get(&code).is_none() {
+        let (mean_zh, mean_en) = codes::suggestion(codes::did_you_mean(ctx, &code, name));
         Some((
             "unknown_unit_code",
             format!(
-                "“{}”{code} 不在 {} 统计用区划代码中（旧版代码？）",
+                "“{}”{code} 不在 {} 统计用区划代码中（旧版代码？）{mean_zh}",
                 f.name_zh,
                 riskcensus_schema::divisions::EDITION
             ),
             format!(
-                "{}: unit code {code} is not in the division list ({}): a code of another edition?",
+                "{}: unit code {code} is not in the division list ({}): a code of another edition?{mean_en}",
                 f.code,
                 riskcensus_schema::divisions::EDITION
             ),
@@ -523,12 +691,11 @@ fn unit_layer_code(
     };
     match problem {
         Some((rule, zh, en)) => {
-            findings.push(finding(k, code.to_owned(), rule, Severity::Error, zh, en));
-            township_valid.insert(k, false);
+            field_ok[k] = false;
+            findings.push(finding(k, given, rule, Severity::Error, zh, en));
+            None
         }
-        None => {
-            township_valid.insert(k, true);
-        }
+        None => Some(code),
     }
 }
 
@@ -722,9 +889,11 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
         values.push(v);
     }
 
-    // Cross-table: township codes.
+    // Cross-table: township codes, as the change list makes them (a retired code counts in its
+    // successor when that one is a unit of the run).
     let mut unit: Option<String> = None;
     let mut township_valid: HashMap<usize, bool> = HashMap::new();
+    let mut declared_units: HashMap<usize, String> = HashMap::new();
     for rule in &schema.rules {
         let Rule::TownshipCode { field, prefix } = rule else {
             continue;
@@ -737,87 +906,87 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
             continue;
         };
         let code = s.get(..*prefix).unwrap_or(s);
-        let f = &schema.fields[k];
-        let mut ok = false;
-        if let Some(new) = ctx.stale.get(code) {
-            findings.push(finding(
-                k,
-                s.to_owned(),
-                "stale_township_code",
-                Severity::Error,
-                format!(
-                    "乡镇代码 {code} 已撤销，现为 {new}（{}）",
-                    name_of(ctx, new)
-                ),
-                format!("township code {code} was retired; it is now {new}"),
-            ));
-        } else if ctx
-            .registry
-            .get(code)
-            .is_none_or(|d| d.level != DivisionLevel::Township)
-        {
-            findings.push(finding(
-                k,
-                s.to_owned(),
-                "unknown_township_code",
-                Severity::Error,
-                format!("“{}”{code} 不在 2023 年统计用区划代码中", f.name_zh),
-                format!(
-                    "{}: township code {code} is not in the NBS 2023 division list",
-                    f.code
-                ),
-            ));
-        } else if !code.starts_with(riskcensus_schema::divisions::region_prefix(
-            &ctx.region_code,
-        )) {
-            findings.push(finding(
-                k,
-                s.to_owned(),
-                "township_outside_region",
-                Severity::Error,
-                format!(
-                    "乡镇代码 {code}（{}）不属于 {}（{}）",
-                    name_of(ctx, code),
-                    ctx.region_code,
-                    name_of(ctx, &ctx.region_code)
-                ),
-                format!("township {code} is not in region {}", ctx.region_code),
-            ));
-        } else if let Some(units) = ctx.units
-            && !units.covers_code(code)
-        {
-            findings.push(finding(
-                k,
-                s.to_owned(),
-                "township_not_in_units",
-                Severity::Error,
-                format!(
-                    "乡镇代码 {code}（{}）不在乡镇边界图层中",
-                    name_of(ctx, code)
-                ),
-                format!("township {code} is not in the units (boundary) layer"),
-            ));
-        } else {
-            ok = true;
+        let successor = codes::successor(&ctx.stale, code);
+        let target = successor.unwrap_or(code);
+        let name = codes::paired_name(schema, k).and_then(|kn| values[kn].as_str());
+        let ok = match (township_problem(ctx, &schema.fields[k], target), successor) {
+            (None, None) => true,
+            (None, Some(new)) => {
+                let (zh, en) = codes::merger(ctx, new);
+                findings.push(finding(
+                    k,
+                    s.to_owned(),
+                    "township_code_retired",
+                    Severity::Warning,
+                    format!("乡镇代码 {code} 已撤销（{zh}），按 {new} 统计"),
+                    format!("township code {code} was retired ({en}); counted in {new}"),
+                ));
+                true
+            }
+            (Some((_, why_zh, why_en)), Some(new)) => {
+                let (zh, en) = codes::merger(ctx, new);
+                findings.push(finding(
+                    k,
+                    s.to_owned(),
+                    "stale_township_code",
+                    Severity::Error,
+                    format!("乡镇代码 {code} 已撤销（{zh}），但现行代码不可用：{why_zh}"),
+                    format!(
+                        "township code {code} was retired ({en}), and its successor cannot be used: {why_en}"
+                    ),
+                ));
+                false
+            }
+            (Some((rule, zh, en)), None) => {
+                let (mean_zh, mean_en) = if rule == "unknown_township_code" {
+                    codes::suggestion(codes::did_you_mean(ctx, code, name))
+                } else {
+                    (String::new(), String::new())
+                };
+                findings.push(finding(
+                    k,
+                    s.to_owned(),
+                    rule,
+                    Severity::Error,
+                    zh + &mean_zh,
+                    en + &mean_en,
+                ));
+                false
+            }
+        };
+        if ok {
+            declared_units.insert(k, target.to_owned());
             if unit.is_none() {
-                unit = Some(code.to_owned());
+                unit = Some(target.to_owned());
             }
         }
         township_valid.insert(k, ok);
     }
 
-    unit_layer_code(
+    if let Some(code) = unit_layer_code(
         schema,
         &values,
         &field_ok,
         ctx,
         &mut township_valid,
         &mut findings,
-    );
+    ) {
+        unit = Some(code);
+    }
+    if let Some(code) = unit_code_rule(
+        schema,
+        &mut values,
+        &mut field_ok,
+        ctx,
+        &mut findings,
+        &mut repaired,
+    ) {
+        unit = Some(code);
+    }
 
     for rule in &schema.rules {
         match rule {
-            Rule::TownshipCode { .. } | Rule::DuplicateRecord { .. } => {}
+            Rule::TownshipCode { .. } | Rule::UnitCode { .. } | Rule::DuplicateRecord { .. } => {}
             Rule::VillagePrefix { village, township } => {
                 let (Some(kv), Some(kt)) =
                     (schema.field_index(village), schema.field_index(township))
@@ -874,7 +1043,7 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
                     continue;
                 }
                 let Some(kd) = declared_field else { continue };
-                let Some(declared) = values[kd].as_str().and_then(|s| s.get(..9)) else {
+                let Some(declared) = declared_units.get(&kd).map(String::as_str) else {
                     continue;
                 };
                 let at = units.locate(x, y);

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod check;
+pub mod codes;
 pub mod coerce;
 mod messages;
 pub mod report;

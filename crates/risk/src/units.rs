@@ -1,9 +1,11 @@
 //! Assessment units, hazard layers, and the assignment of records to them.
 
+use std::collections::BTreeMap;
+
 use geo::{Area, BooleanOps, BoundingRect, Centroid, InteriorPoint, MultiPolygon};
 use rayon::prelude::*;
 use riskcensus_qc::{CleanTable, Value};
-use riskcensus_schema::{Rule, TableSchema};
+use riskcensus_schema::{Registry, Rule, TableSchema};
 use riskcensus_spatial::{Geom, UnitIndex, parse_wkb};
 
 /// km² per square degree at a latitude (a local equirectangular approximation: good to well under
@@ -40,30 +42,49 @@ fn text(v: &Value) -> Option<String> {
 }
 
 impl UnitSet {
-    /// Units from the clean rows of the units layer.
+    /// Units from the clean rows of the units layer, each under the code QC placed it in (`unit`:
+    /// the successor of a code the change list retired, else its own code). Rows the change list
+    /// merges into one code become one unit of all their polygons, named by the row that already
+    /// carries the code, else by the division list.
     pub fn from_table(table: &CleanTable, code_field: &str, name_field: &str) -> UnitSet {
         let kc = table.fields.iter().position(|f| f == code_field);
         let kn = table.fields.iter().position(|f| f == name_field);
-        let mut units: Vec<Unit> = table
-            .rows
-            .iter()
-            .filter_map(|r| {
-                let code = text(&r.values[kc?])?;
-                let name = kn.and_then(|k| text(&r.values[k])).unwrap_or_default();
-                let Ok(Geom::Polygon(shape)) = parse_wkb(r.geometry.as_deref()?) else {
-                    return None;
-                };
+        let mut by_code: BTreeMap<String, (Option<String>, Vec<MultiPolygon>)> = BTreeMap::new();
+        for r in &table.rows {
+            let Some(own) = kc.and_then(|k| text(&r.values[k])) else {
+                continue;
+            };
+            let Some(Ok(Geom::Polygon(shape))) = r.geometry.as_deref().map(parse_wkb) else {
+                continue;
+            };
+            let code = r.unit.clone().unwrap_or_else(|| own.clone());
+            let entry = by_code.entry(code.clone()).or_default();
+            if own == code || entry.0.is_none() {
+                let name = kn.and_then(|k| text(&r.values[k]));
+                if own == code {
+                    entry.0 = name;
+                } else {
+                    entry.0 = Registry::nbs2023()
+                        .get(&code)
+                        .map(|d| d.name.clone())
+                        .or(name);
+                }
+            }
+            entry.1.push(shape);
+        }
+        let units: Vec<Unit> = by_code
+            .into_iter()
+            .map(|(code, (name, shapes))| {
+                let shape = MultiPolygon(shapes.into_iter().flat_map(|m| m.0).collect());
                 let area_km2 = area_km2(&shape);
-                Some(Unit {
+                Unit {
                     code,
-                    name,
+                    name: name.unwrap_or_default(),
                     shape,
                     area_km2,
-                })
+                }
             })
             .collect();
-        units.sort_by(|a, b| a.code.cmp(&b.code));
-        units.dedup_by(|a, b| a.code == b.code);
         let index = UnitIndex::new(units.iter().map(|u| (u.code.clone(), u.shape.clone())));
         UnitSet { units, index }
     }

@@ -260,6 +260,19 @@ impl Registry {
             .collect()
     }
 
+    /// Every division whose code starts with `prefix` (its significant digits: `510104` for the
+    /// county and all its townships), in code order.
+    pub fn within<'a>(&'a self, prefix: &str) -> impl Iterator<Item = &'a Division> + 'a {
+        let prefix = prefix.to_owned();
+        self.by_code
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(move |(code, _)| code.starts_with(prefix.as_str()))
+            .map(|(_, d)| d)
+    }
+
     /// The parent of a division (province of a prefecture, …), if it is listed.
     pub fn parent(&self, code: &str) -> Option<&Division> {
         let level = parse_level(code).ok()?;

@@ -108,6 +108,15 @@ pub enum Rule {
     /// The first `prefix` digits of `field` are a township code: in the registry (else unknown, or
     /// stale when a retired code), inside the run's region, and in the units layer.
     TownshipCode { field: String, prefix: usize },
+    /// `field` is the code of an assessment unit (a row of a per-unit indicator table): codes that
+    /// Excel stored as numbers are written back as text, an all-digit code shorter than `digits`
+    /// gets its lost leading zeros back (a warning), other lengths are errors; with `registry`, the
+    /// code must be in the division list's edition and not retired by the change list.
+    UnitCode {
+        field: String,
+        digits: Option<usize>,
+        registry: bool,
+    },
     /// A village code's first 9 digits equal the township field.
     VillagePrefix { village: String, township: String },
     /// The point (lon, lat) falls in the unit named by `township` (or by the first 9 digits of
@@ -228,6 +237,13 @@ enum RawRule {
         #[serde(default = "nine")]
         prefix: usize,
     },
+    UnitCode {
+        field: String,
+        #[serde(default)]
+        digits: Option<usize>,
+        #[serde(default = "yes")]
+        registry: bool,
+    },
     VillagePrefix {
         village: String,
         township: String,
@@ -257,6 +273,10 @@ enum RawRule {
 
 fn nine() -> usize {
     9
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn warning() -> Severity {
@@ -391,6 +411,15 @@ pub fn parse_table(file: &str, text: &str) -> Result<TableSchema, SchemaError> {
                 field: field.clone(),
                 prefix: *prefix,
             },
+            RawRule::UnitCode {
+                field,
+                digits,
+                registry,
+            } => Rule::UnitCode {
+                field: field.clone(),
+                digits: *digits,
+                registry: *registry,
+            },
             RawRule::VillagePrefix { village, township } => Rule::VillagePrefix {
                 village: village.clone(),
                 township: township.clone(),
@@ -484,7 +513,7 @@ pub fn parse_table(file: &str, text: &str) -> Result<TableSchema, SchemaError> {
 
 fn rule_fields(rule: &Rule) -> Vec<&str> {
     match rule {
-        Rule::TownshipCode { field, .. } => vec![field],
+        Rule::TownshipCode { field, .. } | Rule::UnitCode { field, .. } => vec![field],
         Rule::VillagePrefix { village, township } => vec![village, township],
         Rule::PointInUnit {
             lon,

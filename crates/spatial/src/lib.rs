@@ -189,6 +189,30 @@ pub fn quiet_gdal() {
     });
 }
 
+/// A multipolygon as little-endian WKB: the shape of a unit the change list merged from several
+/// boundary rows, for the GIS layer and maps that take WKB.
+pub fn multipolygon_wkb(mp: &MultiPolygon) -> Vec<u8> {
+    fn u32le(out: &mut Vec<u8>, v: usize) {
+        out.extend_from_slice(&u32::try_from(v).unwrap_or(u32::MAX).to_le_bytes());
+    }
+    let mut out = vec![1u8];
+    u32le(&mut out, 6);
+    u32le(&mut out, mp.0.len());
+    for p in &mp.0 {
+        out.push(1);
+        u32le(&mut out, 3);
+        u32le(&mut out, 1 + p.interiors().len());
+        for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+            u32le(&mut out, ring.0.len());
+            for c in &ring.0 {
+                out.extend_from_slice(&c.x.to_le_bytes());
+                out.extend_from_slice(&c.y.to_le_bytes());
+            }
+        }
+    }
+    out
+}
+
 /// Assessment units (townships by default) indexed for point lookups.
 pub struct UnitIndex {
     codes: Vec<String>,

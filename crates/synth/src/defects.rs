@@ -73,7 +73,8 @@ impl Defect {
             Self::ExcelDateSerial => "excel_date_serial",
             Self::MissingRequired => "missing_required",
             Self::UnknownTownshipCode => "unknown_township_code",
-            Self::StaleTownshipCode => "stale_township_code",
+            // A warning: the record is counted in the successor township.
+            Self::StaleTownshipCode => "township_code_retired",
             Self::VillagePrefixMismatch => "village_prefix_mismatch",
             Self::SwappedLonLat => "swapped_lon_lat",
             Self::PointOutsideTownship => "point_outside_township",
@@ -149,6 +150,16 @@ pub fn inject(
     None
 }
 
+/// The retired codes the change list maps to the row's township.
+fn predecessors(county: &crate::county::County, township: usize) -> impl Iterator<Item = &str> {
+    let code = county.townships.get(township).map(|t| t.code.as_str());
+    county
+        .stale_codes
+        .iter()
+        .filter(move |s| Some(s.new.as_str()) == code)
+        .map(|s| s.old.as_str())
+}
+
 fn applicable(d: Defect, row: &Row, spec: &TableSpec, ctx: &Context<'_>) -> bool {
     let r = &spec.roles;
     let n_towns = ctx.county.townships.len();
@@ -169,8 +180,11 @@ fn applicable(d: Defect, row: &Row, spec: &TableSpec, ctx: &Context<'_>) -> bool
         Defect::UnknownTownshipCode => {
             (r.township.is_some() || r.village.is_some()) && !ctx.county.unknown_codes.is_empty()
         }
+        // A retired code stands in for the code of the township it was merged into, so QC can
+        // count the record there: only records of a successor township get one.
         Defect::StaleTownshipCode => {
-            (r.township.is_some() || r.village.is_some()) && !ctx.county.stale_codes.is_empty()
+            (r.township.is_some() || r.village.is_some())
+                && predecessors(ctx.county, row.township).next().is_some()
         }
         Defect::VillagePrefixMismatch => r.township.is_some() && r.village.is_some() && n_towns > 1,
         Defect::SwappedLonLat | Defect::Gcj02Offset => row.point.is_some(),
@@ -262,9 +276,8 @@ fn apply(
             let code = if d == Defect::UnknownTownshipCode {
                 county.unknown_codes[rng.random_range(0..county.unknown_codes.len())].clone()
             } else {
-                county.stale_codes[rng.random_range(0..county.stale_codes.len())]
-                    .old
-                    .clone()
+                let olds: Vec<&str> = predecessors(county, row.township).collect();
+                olds[rng.random_range(0..olds.len())].to_owned()
             };
             // Keep the village code consistent with the (bad) township code, so that the row has
             // exactly one defect.

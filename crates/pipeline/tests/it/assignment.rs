@@ -315,8 +315,24 @@ fn unit_layer_codes_of_another_edition_or_retired_are_issues_on_the_unit_rows() 
         format!("{}\n530402,530403,红塔区,merged\n", changes.trim_end()),
     )
     .unwrap();
+    // The unit is graded under its successor (a warning naming the change), not rejected: records
+    // coded with the successor must find it.
+    let rules = unit_rules(dir);
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0].0, "unit_code_retired");
+    assert!(
+        rules[0].1.contains("530402 became 530403") && rules[0].1.contains("graded as 530403"),
+        "{}",
+        rules[0].1
+    );
+    // Retired in favour of a code the edition does not have: nothing to grade it under.
+    std::fs::write(
+        dir.join("division_changes.csv"),
+        format!("{}\n530402,530499,,merged\n", changes.trim_end()),
+    )
+    .unwrap();
     let rules = unit_rules(dir);
     assert_eq!(rules.len(), 1, "{rules:?}");
     assert_eq!(rules[0].0, "retired_unit_code");
-    assert!(rules[0].1.contains("it is now 530403"), "{}", rules[0].1);
+    assert!(rules[0].1.contains("it is now 530499"), "{}", rules[0].1);
 }

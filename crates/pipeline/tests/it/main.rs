@@ -98,7 +98,7 @@ fn qc_reports_exactly_the_injected_defects_at_2k() {
     for r in [
         "missing_required",
         "unknown_township_code",
-        "stale_township_code",
+        "township_code_retired",
         "village_prefix_mismatch",
         "swapped_lon_lat",
         "point_outside_township",
@@ -555,13 +555,21 @@ fn shuffled_rows_and_thread_counts_change_no_score() {
     let (run, v, base) = scored(d.path());
     let base_risk = base.risk.unwrap().df;
     for (seed, threads) in [(1u64, 1usize), (2, 2), (3, 3)] {
-        let mut v2 = riskcensus_pipeline::Validated {
-            summary: v.summary.clone(),
-            results: v.results.clone(),
-        };
-        for r in &mut v2.results {
+        let mut results = v.results.clone();
+        for r in &mut results {
             shuffle(&mut r.clean.rows, seed);
         }
+        // The units from the shuffled boundary rows, as validate builds them.
+        let units = riskcensus_risk::units::UnitSet::from_table(
+            &results[0].clean,
+            &run.units_code_field,
+            &run.units_name_field,
+        );
+        let v2 = riskcensus_pipeline::Validated {
+            summary: v.summary.clone(),
+            results,
+            units: Some(units),
+        };
         let mut run2 = run.clone();
         run2.out_dir = d.path().join(format!("shuffled{seed}"));
         let pool = rayon::ThreadPoolBuilder::new()

@@ -156,7 +156,7 @@ fn check_row(
     }
     let classify = |c: &str| -> Option<&'static str> {
         if stale.contains(c) {
-            Some("stale_township_code")
+            Some("township_code_retired")
         } else if c.len() != 9 || !c.starts_with(county) || !registry.contains(c) {
             Some("unknown_township_code")
         } else {
@@ -307,7 +307,7 @@ fn every_written_defect_is_in_the_ground_truth_and_nothing_else() {
         "excel_date_serial",
         "missing_required",
         "unknown_township_code",
-        "stale_township_code",
+        "township_code_retired",
         "village_prefix_mismatch",
         "swapped_lon_lat",
         "point_outside_township",
