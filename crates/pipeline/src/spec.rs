@@ -65,6 +65,9 @@ pub struct RunSection {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QcSection {
+    /// Highest 差错率 a table may have and pass (default 0.05); a `[qc]` that sets only the
+    /// rejected share keeps it.
+    #[serde(default = "default_pass_threshold")]
     pub pass_threshold: f64,
     /// Highest share of a table's records that may be rejected and the table still pass: a 差错率
     /// under the threshold says little when most records never reach the output.
@@ -75,10 +78,14 @@ pub struct QcSection {
     pub max_rejected_share: f64,
 }
 
+fn default_pass_threshold() -> f64 {
+    0.05
+}
+
 impl Default for QcSection {
     fn default() -> Self {
         QcSection {
-            pass_threshold: 0.05,
+            pass_threshold: default_pass_threshold(),
             max_rejected_share: default_max_rejected_share(),
         }
     }

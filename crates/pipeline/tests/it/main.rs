@@ -11,6 +11,7 @@ use riskcensus_pipeline::{Run, maps, validate};
 use riskcensus_synth::{BuildingGeometry, Options};
 
 mod assignment;
+mod changes;
 mod columns;
 mod levels;
 mod qc_rate;
