@@ -326,6 +326,9 @@ fn run(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32>
     if let Some(p) = &report.package {
         println!("  package: {}", p.display());
     }
+    if let Some(why) = &report.not_packaged {
+        println!("  no package written: {why}");
+    }
     println!("  stages done: {}", report.stages_done.join(", "));
     if !report.stages_pending.is_empty() {
         println!(
@@ -334,7 +337,7 @@ fn run(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32>
         );
     }
     println!("outputs: {}", report.out_dir.display());
-    Ok(if report.qc_passed {
+    Ok(if report.qc_passed && report.not_packaged.is_none() {
         EXIT_OK
     } else {
         EXIT_QC_FAILED

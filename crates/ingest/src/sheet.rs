@@ -451,6 +451,19 @@ pub(crate) fn read_csv(
     let (grid, encoding) = csv_grid(input)?;
     let (mut source, rows) = crate::grid::build(schema, input, "", grid, Rows::Listed, file)?;
     source.encoding = Some(encoding.to_owned());
+    // As for a DBF without a .cpg: the reviewer sees that the text was not UTF-8 and was read as
+    // GBK, so a mis-detected file (garbled names) can be traced to its cause.
+    if input.encoding.is_none() && encoding != "UTF-8" {
+        source.notes.push(FileNote {
+            rule: "encoding_detected",
+            severity: Severity::Warning,
+            column: None,
+            row: None,
+            value: encoding.to_owned(),
+            message_zh: format!("csv 文件不是 UTF-8，编码按内容判定为 {encoding}"),
+            message_en: format!("the csv is not UTF-8; its text was detected as {encoding}"),
+        });
+    }
     Ok((source, rows))
 }
 

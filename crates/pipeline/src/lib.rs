@@ -103,6 +103,8 @@ pub struct RunReport {
     pub qc_passed: bool,
     /// The upload package.
     pub package: Option<PathBuf>,
+    /// Why no package was written (no unit could be graded).
+    pub not_packaged: Option<String>,
     /// The risk grading maps written (SVG and PNG per score).
     pub maps: Vec<PathBuf>,
     /// Units per composite grade (label, count), highest risk first, when a model ran.
@@ -120,6 +122,36 @@ pub(crate) fn text_column(df: &polars::prelude::DataFrame, name: &str) -> Result
         .iter()
         .map(|c| c.unwrap_or("").to_owned())
         .collect())
+}
+
+/// Why a run has nothing to package: no units at all, or a model that could grade none of them
+/// (the first unit's reason, which is usually every unit's); `None` when units were graded or the
+/// run has no model.
+fn nothing_graded(scored: &Scored) -> Option<String> {
+    if scored.units.height() == 0 {
+        return Some(
+            "the unit table is empty: no unit row passed QC (see the units table in qc/)".into(),
+        );
+    }
+    let risk = scored.risk.as_ref()?;
+    let counts = risk
+        .grade_counts
+        .get("composite")
+        .or_else(|| risk.grade_counts.values().next())?;
+    let graded: u64 = counts.iter().rev().skip(1).map(|(_, _, n)| n).sum();
+    if graded > 0 {
+        return None;
+    }
+    let first = risk
+        .df
+        .column("no_rating_reason")
+        .ok()
+        .and_then(|c| c.str().ok()?.iter().flatten().next().map(str::to_owned))
+        .unwrap_or_default();
+    Some(format!(
+        "none of the {} units could be graded (e.g. {first})",
+        risk.df.height()
+    ))
 }
 
 /// SHA-256 of a file, streamed.
@@ -204,7 +236,16 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
         &scored.records,
         scored.risk.as_ref().map(|r| &r.df),
     )?;
-    let package = package::build(run, &inputs, &validated.summary)?;
+    // A package says "these are the graded units": with none graded there is nothing to upload,
+    // and the outputs stay for the office to see why.
+    let not_packaged = nothing_graded(&scored);
+    let package = match &not_packaged {
+        None => Some(package::build(run, &inputs, &validated.summary)?),
+        Some(why) => {
+            tracing::warn!(%why, "no package written");
+            None
+        }
+    };
     let report = RunReport {
         name: run.name.clone(),
         region_code: run.region_code.clone(),
@@ -222,7 +263,7 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
             ("geoparquet", true),
             ("gis layer", !scored.maps.is_empty()),
             ("maps", !scored.maps.is_empty()),
-            ("package", true),
+            ("package", package.is_some()),
         ]
         .into_iter()
         .filter_map(|(s, done)| done.then_some(s))
@@ -232,7 +273,8 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
         } else {
             vec!["risk, gis layer and maps (no [model] in the pipeline)"]
         },
-        package: Some(package),
+        package,
+        not_packaged,
         maps: scored.maps.clone(),
         qc_passed: validated.summary.passed,
         composite_grades: scored

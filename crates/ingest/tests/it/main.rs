@@ -352,6 +352,14 @@ fn gbk_csv_with_title_rows() {
     std::fs::write(&p, &gbk).unwrap();
     let t = read(schemas().table("fwjz").unwrap(), &p).unwrap();
     assert_eq!(t.files[0].encoding.as_deref(), Some("GBK"));
+    // Detected, not declared: a note says so, as for a DBF without a .cpg.
+    let detected: Vec<_> = t.files[0]
+        .notes
+        .iter()
+        .filter(|n| n.rule == "encoding_detected")
+        .collect();
+    assert_eq!(detected.len(), 1);
+    assert_eq!(detected[0].value, "GBK");
     assert_eq!(t.files[0].header_row, Some(2));
     assert_eq!(t.rows.len(), 2);
     // The blank line is not a record, and row numbers stay the lines an office sees.

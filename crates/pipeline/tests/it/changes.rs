@@ -211,7 +211,19 @@ fn an_indicator_csv_is_checked_like_any_table() {
     let v = validate(&run, &mut |_, _, _| {}).unwrap();
     let t = &v.results[0];
     assert_eq!(t.table, "indicators");
-    let got: BTreeSet<(u32, &str)> = t.issues.iter().map(|i| (i.row.unwrap(), i.rule)).collect();
+    // The file-level note: the csv is GBK, detected rather than declared.
+    let file_notes: Vec<(&str, &str)> = t
+        .issues
+        .iter()
+        .filter(|i| i.row.is_none())
+        .map(|i| (i.rule, i.value.as_str()))
+        .collect();
+    assert_eq!(file_notes, [("encoding_detected", "GBK")]);
+    let got: BTreeSet<(u32, &str)> = t
+        .issues
+        .iter()
+        .filter_map(|i| Some((i.row?, i.rule)))
+        .collect();
     let want: BTreeSet<(u32, &str)> = [
         (first as u32, "retired_unit_code"),
         (first as u32 + 1, "unknown_unit_code"),
@@ -320,4 +332,52 @@ fn an_indicator_workbook_gets_its_lost_leading_zeros_back() {
     let codes = unit_codes(&s.units);
     assert_eq!(codes, ["01001", "01003", "02013", "02016", "04001"]);
     assert_eq!(s.units.column("STATE").unwrap().dtype(), &DataType::String);
+}
+
+/// A run whose model can grade no unit (the indicator it needs is empty in every row) writes its
+/// outputs for the office to see why, but no package: there is nothing to upload.
+#[test]
+fn a_run_that_grades_no_unit_writes_no_package() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let towns = Registry::nbs2023().townships_of("530402");
+    let mut csv = String::from("unit_code,unit_name,eal,sovi,resl\n");
+    for t in &towns {
+        csv.push_str(&format!("{},{},,40,50\n", t.code, t.name));
+    }
+    std::fs::write(dir.join("ind.csv"), csv).unwrap();
+    let pipeline = format!(
+        "[run]\nname = \"empty\"\nregion_code = \"530402\"\nreference_year = 2020\n\n\
+         [indicators]\npath = \"ind.csv\"\n\n{}",
+        MODEL.replace("MODELS", &models())
+    );
+    std::fs::write(dir.join("p.toml"), pipeline).unwrap();
+    let run = Run::load(&dir.join("p.toml"), Some(&dir.join("out"))).unwrap();
+    let report = riskcensus_pipeline::run(&run, &mut |_, _, _| {}).unwrap();
+    assert!(report.qc_passed);
+    assert_eq!(report.package, None);
+    let why = report.not_packaged.unwrap();
+    assert!(
+        why.contains(&format!("none of the {} units", towns.len())),
+        "{why}"
+    );
+    let zips: Vec<_> = walk(&run.out_dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "zip"))
+        .collect();
+    assert!(zips.is_empty(), "{zips:?}");
+    assert!(run.out_dir.join("qc").join("summary.json").is_file());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
