@@ -331,6 +331,13 @@ fn an_indicator_workbook_gets_its_lost_leading_zeros_back() {
     let s = join_and_score(&run, &v).unwrap();
     let codes = unit_codes(&s.units);
     assert_eq!(codes, ["01001", "01003", "02013", "02016", "04001"]);
+    // Units numbered by another scheme are not counties: one partition, the run's county, not one
+    // folder per unit.
+    let parts: Vec<String> = std::fs::read_dir(run.out_dir.join("parquet").join("unit_risk"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(parts, ["county=530402"]);
     assert_eq!(s.units.column("STATE").unwrap().dtype(), &DataType::String);
 }
 
