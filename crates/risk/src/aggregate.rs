@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 use riskcensus_qc::{CleanTable, Value};
 use riskcensus_schema::TableSchema;
 
@@ -321,8 +322,10 @@ pub fn unit_table(
                     count_columns.extend([n, fa]);
                 }
                 for h in hazards {
+                    // One point-in-zone lookup per record and layer: the largest part of the
+                    // unit table's time, spread over the threads (the order of results is kept).
                     let classes: Vec<i64> = located
-                        .iter()
+                        .par_iter()
                         .map(|l| l.point.map(|(x, y)| h.class_at(x, y)).unwrap_or(0))
                         .collect();
                     let name = format!("class_{}", h.name);

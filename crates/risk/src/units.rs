@@ -189,9 +189,9 @@ impl HazardLayer {
     /// The class at a point: the highest class of the zones containing it, 0 outside every zone.
     pub fn class_at(&self, lon: f64, lat: f64) -> i64 {
         self.index
-            .locate(lon, lat)
-            .and_then(|k| k.parse::<usize>().ok())
+            .containing(lon, lat)
             .map(|k| self.zones[k].0)
+            .max()
             .unwrap_or(0)
     }
 
@@ -403,4 +403,96 @@ pub fn assign(
         out.how.push(by);
     }
     (out, a)
+}
+
+#[cfg(test)]
+mod tests {
+    use geo::{Polygon, polygon};
+    use riskcensus_qc::CleanRow;
+    use riskcensus_spatial::multipolygon_wkb;
+
+    use super::*;
+
+    fn square(x: f64, y: f64, s: f64) -> MultiPolygon {
+        let p: Polygon = polygon![(x: x, y: y), (x: x + s, y: y), (x: x + s, y: y + s), (x: x, y: y + s), (x: x, y: y)];
+        MultiPolygon(vec![p])
+    }
+
+    fn row(values: Vec<Value>, shape: &MultiPolygon, unit: Option<&str>) -> CleanRow {
+        CleanRow {
+            file: 0,
+            row: 1,
+            values,
+            geometry: Some(multipolygon_wkb(shape).into_boxed_slice()),
+            unit: unit.map(str::to_owned),
+            unit_from_point: false,
+        }
+    }
+
+    /// Zones of a hazard layer may overlap (a high-class zone drawn inside a wider low one): a point
+    /// in both takes the higher class, whatever order the zones come in.
+    #[test]
+    fn overlapping_zones_give_the_highest_class() {
+        let schemas = riskcensus_schema::SchemaSet::builtin().unwrap();
+        let schema = schemas.table("hz_flood").unwrap();
+        for classes in [[1, 3], [3, 1]] {
+            let table = CleanTable {
+                table: "hz_flood".into(),
+                fields: vec!["dj".into()],
+                rows: vec![
+                    row(
+                        vec![Value::Int(classes[0])],
+                        &square(100.0, 25.0, 1.0),
+                        None,
+                    ),
+                    row(
+                        vec![Value::Int(classes[1])],
+                        &square(100.2, 25.2, 0.5),
+                        None,
+                    ),
+                ],
+            };
+            let h = HazardLayer::from_table("flood", &table, schema, "dj");
+            assert_eq!(h.class_at(100.3, 25.3), 3, "in both");
+            assert_eq!(h.class_at(100.9, 25.1), classes[0], "in the wide zone only");
+            assert_eq!(h.class_at(99.0, 25.0), 0, "in none");
+        }
+    }
+
+    /// Two boundary rows the change list merged into one code are one unit of both polygons, named
+    /// by the division list when no row carries the code itself.
+    #[test]
+    fn rows_merged_into_one_code_are_one_unit() {
+        let table = CleanTable {
+            table: "xzqh_xz".into(),
+            fields: vec!["xzqdm".into(), "xzqmc".into()],
+            rows: vec![
+                row(
+                    vec![Value::Text("530402990".into()), Value::Text("甲镇".into())],
+                    &square(102.0, 24.0, 0.1),
+                    Some("530402001"),
+                ),
+                row(
+                    vec![Value::Text("530402991".into()), Value::Text("乙镇".into())],
+                    &square(102.1, 24.0, 0.1),
+                    Some("530402001"),
+                ),
+                row(
+                    vec![Value::Text("530402002".into()), Value::Text("丙镇".into())],
+                    &square(102.2, 24.0, 0.1),
+                    None,
+                ),
+            ],
+        };
+        let set = UnitSet::from_table(&table, "xzqdm", "xzqmc");
+        let codes: Vec<&str> = set.units.iter().map(|u| u.code.as_str()).collect();
+        assert_eq!(codes, ["530402001", "530402002"]);
+        assert_eq!(set.units[0].shape.0.len(), 2);
+        let registry_name = Registry::nbs2023().get("530402001").unwrap().name.clone();
+        assert_eq!(set.units[0].name, registry_name);
+        assert_eq!(set.units[1].name, "丙镇");
+        assert_eq!(set.index.locate(102.15, 24.05), Some("530402001"));
+        assert_eq!(set.index.locate(102.05, 24.05), Some("530402001"));
+        assert!(set.units[0].area_km2 > set.units[1].area_km2 * 1.9);
+    }
 }

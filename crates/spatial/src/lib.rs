@@ -265,6 +265,18 @@ impl UnitIndex {
             .map(|k| self.codes[k].as_str())
     }
 
+    /// The positions (in the order the units were given) of every unit containing the point, in
+    /// no particular order: for layers whose polygons may overlap (hazard zones).
+    pub fn containing(&self, lon: f64, lat: f64) -> impl Iterator<Item = usize> + '_ {
+        let p = Point::new(lon, lat);
+        let finite = lon.is_finite() && lat.is_finite();
+        self.tree
+            .locate_all_at_point(&[lon, lat])
+            .filter(move |_| finite)
+            .map(|g| g.data)
+            .filter(move |&k| self.shapes[k].contains(&p))
+    }
+
     /// The unit nearest to a point outside every unit, and the distance to its boundary in metres
     /// (on the sphere): what a reviewer needs to tell a typo from a point just over the border.
     pub fn nearest(&self, lon: f64, lat: f64) -> Option<(&str, f64)> {
