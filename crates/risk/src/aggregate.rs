@@ -46,14 +46,15 @@ fn f64s(t: &CleanTable, field: &str) -> Vec<Option<f64>> {
     }
 }
 
-fn strs(t: &CleanTable, field: &str) -> Vec<Option<String>> {
+/// A text column, borrowed from the rows (no string copied per record).
+fn strs<'a>(t: &'a CleanTable, field: &str) -> Vec<Option<&'a str>> {
     match idx(t, field) {
         Some(k) => t
             .rows
             .iter()
             .map(|r| {
                 if let Value::Text(s) = &r.values[k] {
-                    Some(s.to_string())
+                    Some(s.as_ref())
                 } else {
                     None
                 }
@@ -63,11 +64,11 @@ fn strs(t: &CleanTable, field: &str) -> Vec<Option<String>> {
     }
 }
 
-fn flag(values: &[Option<String>], pred: impl Fn(&str) -> bool) -> Vec<f64> {
+fn flag(values: &[Option<&str>], pred: impl Fn(&str) -> bool) -> Vec<f64> {
     values
         .iter()
         .map(|v| {
-            if v.as_deref().is_some_and(&pred) {
+            if v.is_some_and(&pred) {
                 1.0
             } else {
                 0.0
@@ -298,8 +299,7 @@ pub fn unit_table(
                 let kind: Vec<Option<i64>> = structure
                     .iter()
                     .map(|s| {
-                        s.as_deref()
-                            .and_then(|s| STRUCTURE_SLUGS.iter().position(|x| x.0 == s))
+                        s.and_then(|s| STRUCTURE_SLUGS.iter().position(|x| x.0 == s))
                             .map(|k| k as i64)
                     })
                     .collect();
