@@ -178,6 +178,21 @@ pub fn build(
     build_from(&run.out_dir, &id, inputs, qc.passed, qc_tables)
 }
 
+/// How an entry is stored: Parquet (zstd inside) and PNG are compressed already, so deflating them
+/// again costs time for a few bytes; everything else is deflated. Fixed timestamps and permissions:
+/// the same run gives the same bytes.
+fn entry_options(rel: &str) -> zip::write::SimpleFileOptions {
+    let method = if rel.ends_with(".parquet") || rel.ends_with(".png") {
+        zip::CompressionMethod::Stored
+    } else {
+        zip::CompressionMethod::Deflated
+    };
+    zip::write::SimpleFileOptions::default()
+        .compression_method(method)
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644)
+}
+
 /// Builds a package from the layout folders of `out`, named `<code>_<name>_<year>.zip` and written
 /// under a temporary name, renamed when whole.
 pub fn build_from(
@@ -216,9 +231,23 @@ pub fn build_from(
     files.sort();
     let mut entries = Vec::new();
     let mut tables = Vec::new();
-    // One file in memory at a time: a provincial package is many counties' worth.
+    let name = format!(
+        "{}_{}_{}.zip",
+        sanitize(&id.region_code),
+        sanitize(&id.region_name),
+        id.reference_year
+    );
+    let path = out.join(&name);
+    let tmp = out.join(format!(".{name}.tmp-{}", std::process::id()));
+    let f = std::fs::File::create(&tmp).map_err(|e| werr(&tmp, &e))?;
+    let mut zip = zip::ZipWriter::new(f);
+    // One file in memory at a time (a provincial package is many counties' worth), read once:
+    // hashed, counted and written into the zip from the same bytes.
     for (rel, p) in &files {
         let bytes = std::fs::read(p).map_err(|e| werr(p, &e))?;
+        zip.start_file(rel.as_str(), entry_options(rel))
+            .map_err(|e| werr(&tmp, &e))?;
+        zip.write_all(&bytes).map_err(|e| werr(&tmp, &e))?;
         entries.push(FileEntry {
             path: rel.clone(),
             bytes: bytes.len() as u64,
@@ -257,30 +286,9 @@ pub fn build_from(
         tables,
         files: entries,
     };
-    let name = format!(
-        "{}_{}_{}.zip",
-        sanitize(&id.region_code),
-        sanitize(&id.region_name),
-        id.reference_year
-    );
-    let path = out.join(&name);
-    let tmp = out.join(format!(".{name}.tmp-{}", std::process::id()));
     {
-        let f = std::fs::File::create(&tmp).map_err(|e| werr(&tmp, &e))?;
-        let mut zip = zip::ZipWriter::new(f);
-        // Fixed timestamps and order: the same run gives the same bytes.
-        let opts = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated)
-            .last_modified_time(zip::DateTime::default())
-            .unix_permissions(0o644);
-        for (rel, p) in &files {
-            zip.start_file(rel.as_str(), opts)
-                .map_err(|e| werr(&tmp, &e))?;
-            let mut f = std::fs::File::open(p).map_err(|e| werr(p, &e))?;
-            std::io::copy(&mut f, &mut zip).map_err(|e| werr(&tmp, &e))?;
-        }
         let json = serde_json::to_vec_pretty(&manifest).map_err(|e| werr(&tmp, &e))?;
-        zip.start_file("manifest.json", opts)
+        zip.start_file("manifest.json", entry_options("manifest.json"))
             .map_err(|e| werr(&tmp, &e))?;
         zip.write_all(&json).map_err(|e| werr(&tmp, &e))?;
         let f = zip.finish().map_err(|e| werr(&tmp, &e))?;

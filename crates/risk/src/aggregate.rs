@@ -67,13 +67,7 @@ fn strs<'a>(t: &'a CleanTable, field: &str) -> Vec<Option<&'a str>> {
 fn flag(values: &[Option<&str>], pred: impl Fn(&str) -> bool) -> Vec<f64> {
     values
         .iter()
-        .map(|v| {
-            if v.is_some_and(&pred) {
-                1.0
-            } else {
-                0.0
-            }
-        })
+        .map(|v| if v.is_some_and(&pred) { 1.0 } else { 0.0 })
         .collect()
 }
 
