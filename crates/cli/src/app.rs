@@ -114,6 +114,10 @@ enum Command {
     },
     /// Generate a seeded synthetic census county with realistic defects and their ground truth.
     GenFixtures(GenArgs),
+    /// The review tiers: import reviewers' dispositions, draw and score the city's sample, write
+    /// the townships' return lists, record a tier in a package.
+    #[command(subcommand)]
+    Review(crate::review::ReviewCmd),
 }
 
 #[derive(Debug, clap::Args)]
@@ -210,6 +214,7 @@ fn dispatch(command: Command) -> Result<i32> {
             out,
             region,
         } => merge(&packages, &out, region.as_deref()),
+        Command::Review(cmd) => crate::review::dispatch(cmd),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod maps;
 pub mod merge;
 pub mod package;
 pub mod query;
+pub mod review;
 mod risk;
 mod spec;
 mod validate;
@@ -21,7 +22,7 @@ pub use geoparquet::column_names;
 pub use gis::short_names;
 pub use risk::{Scored, join_and_score};
 pub use spec::{IndicatorTable, InputSpec, PipelineFile, Run};
-pub use validate::{Validated, validate};
+pub use validate::{Validated, read_dispositions, validate};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

@@ -33,6 +33,18 @@ pub struct PipelineFile {
     /// The risk model; parsed (with its line numbers) by `riskcensus_risk::Model`.
     #[serde(default)]
     pub model: Option<toml::Value>,
+    /// The reviewers' dispositions file.
+    #[serde(default)]
+    pub review: ReviewSection,
+}
+
+/// `[review] dispositions = "dispositions.csv"`: the reviewers' decisions a run applies, relative to
+/// the pipeline file. Absent until the first `riskcensus review import` writes it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSection {
+    #[serde(default)]
+    pub dispositions: Option<String>,
 }
 
 /// Extra schema directories (each with `tables/` and `codes/`), relative to the pipeline file; they
@@ -213,6 +225,8 @@ pub struct Run {
     /// Things the pipeline file says that the run does not take as written (a region name that is
     /// not the registry's); printed and kept in the QC summary.
     pub warnings: Vec<String>,
+    /// `[review] dispositions`, resolved; the file may not exist yet (nothing reviewed).
+    pub dispositions: Option<PathBuf>,
 }
 
 /// The region of a run as resolved: its 6-digit code, the registry's name, and any warning.
@@ -449,6 +463,7 @@ impl Run {
         let model = riskcensus_risk::Model::from_pipeline(path, &text, &columns)
             .map_err(|e| invalid(e.to_string(), "fix the model at the line named"))?;
         Ok(Run {
+            dispositions: file.review.dispositions.as_ref().map(|d| base.join(d)),
             model,
             unit_columns: columns,
             pipeline_path: path.to_owned(),

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use riskcensus_ingest::{Input, VectorOptions, read_table};
 use riskcensus_qc::report::{RunInfo, Summary, summarize};
-use riskcensus_qc::{Context, TableResult, check_table};
+use riskcensus_qc::review::{Dispositions, Review, TableReview};
+use riskcensus_qc::{Context, TableResult, check_table_reviewed};
 use riskcensus_schema::{GeometryKind, Registry};
 use riskcensus_spatial::{Geom, UnitIndex, parse_wkb};
 
@@ -16,6 +17,30 @@ pub struct Validated {
     pub summary: Summary,
     /// The units table first, then the inputs' tables in pipeline order.
     pub results: Vec<TableResult>,
+    /// The reviewers' marks of each table's issues, index for index with `results`.
+    pub reviews: Vec<TableReview>,
+}
+
+/// The dispositions the run applies: none without `[review]`, none yet when its file is still to be
+/// written by the first import (said in the run's warnings), else the file as read.
+pub fn read_dispositions(run: &Run, warnings: &mut Vec<String>) -> Result<Option<Dispositions>> {
+    let Some(path) = &run.dispositions else {
+        return Ok(None);
+    };
+    if !path.exists() {
+        warnings.push(format!(
+            "[review] dispositions {} does not exist yet: no issue has a disposition",
+            path.display()
+        ));
+        return Ok(Some(Dispositions::new()));
+    }
+    Dispositions::read(path)
+        .map(Some)
+        .map_err(|e| Error::Invalid {
+            path: run.pipeline_path.clone(),
+            message: e.to_string(),
+            hint: "write it with `riskcensus review import <report.xlsx> --into <file>`".into(),
+        })
 }
 
 fn input(spec: &InputSpec) -> Input {
@@ -49,6 +74,10 @@ fn read_changes(path: &Path) -> Result<BTreeMap<String, String>> {
 /// Reads every input and checks it; writes `qc/` into the run's output directory.
 pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<Validated> {
     let registry = Registry::nbs2023();
+    let mut warnings = run.warnings.clone();
+    let dispositions = read_dispositions(run, &mut warnings)?;
+    let reviewed = dispositions.is_some();
+    let mut review = Review::new(dispositions.unwrap_or_default());
     let stale = match &run.division_changes {
         Some(p) => read_changes(p)?,
         None => BTreeMap::new(),
@@ -85,12 +114,13 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
     // A plain indicator table has no records to check.
     let Some(units_input) = &run.units else {
         let mut summary = summarize(&info, &[], &run.schemas, registry);
-        summary.warnings.clone_from(&run.warnings);
+        summary.warnings.clone_from(&warnings);
         riskcensus_qc::report::write(&run.out_dir.join("qc"), &summary, &[])
             .map_err(|e| Error::Report(e.to_string()))?;
         return Ok(Validated {
             summary,
             results: Vec::new(),
+            reviews: Vec::new(),
         });
     };
     // The units first: every other table is checked against them.
@@ -112,7 +142,7 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
         stale: stale.clone(),
         units: None,
     };
-    let units_result = check_table(raw, units_schema, &ctx);
+    let (units_result, units_review) = check_table_reviewed(raw, units_schema, &ctx, &mut review);
     let code_index = units_schema.field_index(&run.units_code_field);
     let index = UnitIndex::new(units_result.clean.rows.iter().filter_map(|r| {
         let code = r.values.get(code_index?)?.as_str()?.to_owned();
@@ -123,6 +153,7 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
     }));
     tracing::info!(units = index.len(), "units indexed");
     let mut results = vec![units_result];
+    let mut reviews = vec![units_review];
 
     let ctx = Context {
         units: Some(&index),
@@ -134,16 +165,30 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
         let raw = read_table(schema, inputs, opts)?;
         let rows = raw.rows.len();
         tracing::info!(table = %table, rows, "read");
-        let result = check_table(raw, schema, &ctx);
+        let (result, table_review) = check_table_reviewed(raw, schema, &ctx, &mut review);
         tracing::info!(table = %table, rows, clean = result.rows_clean, issues = result.issues.len(), "checked");
         results.push(result);
+        reviews.push(table_review);
     }
     progress("report", total, total);
     tracing::info!("writing the report");
     let mut summary = summarize(&info, &results, &run.schemas, registry);
-    summary.warnings.clone_from(&run.warnings);
-    riskcensus_qc::report::write(&run.out_dir.join("qc"), &summary, &results)
-        .map_err(|e| Error::Report(e.to_string()))?;
+    summary.warnings = warnings;
+    if reviewed {
+        summary.review = Some(review.counts(&reviews));
+    }
+    riskcensus_qc::report::write_reviewed(
+        &run.out_dir.join("qc"),
+        &summary,
+        &results,
+        &reviews,
+        &review.dispositions,
+    )
+    .map_err(|e| Error::Report(e.to_string()))?;
     tracing::info!("report written");
-    Ok(Validated { summary, results })
+    Ok(Validated {
+        summary,
+        results,
+        reviews,
+    })
 }

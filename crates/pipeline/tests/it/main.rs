@@ -14,6 +14,7 @@ mod assignment;
 mod columns;
 mod levels;
 mod qc_rate;
+mod review;
 
 fn generate(dir: &Path, buildings: u64, geometry: BuildingGeometry) -> riskcensus_synth::Summary {
     let mut o = Options::new("530402", dir);
@@ -558,6 +559,7 @@ fn shuffled_rows_and_thread_counts_change_no_score() {
         let mut v2 = riskcensus_pipeline::Validated {
             summary: v.summary.clone(),
             results: v.results.clone(),
+            reviews: v.reviews.clone(),
         };
         for r in &mut v2.results {
             shuffle(&mut r.clean.rows, seed);
