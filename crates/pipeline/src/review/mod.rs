@@ -2,8 +2,12 @@
 //! tier's sampled check, the return list for townships, and the tiers a package has passed.
 
 pub mod import;
+pub mod sample;
+pub mod score;
 
 pub use import::import;
+pub use sample::sample;
+pub use score::score;
 
 use std::path::{Path, PathBuf};
 

@@ -382,3 +382,114 @@ fn an_exception_without_approver_names_its_row() {
     );
     assert!(!into.exists());
 }
+
+/// Every sheet of an xlsx as text cells.
+fn sheets_of(path: &Path) -> Vec<(String, Vec<Vec<String>>)> {
+    let mut wb = open_workbook_auto(path).unwrap();
+    wb.sheet_names()
+        .into_iter()
+        .map(|n| {
+            let rows = wb
+                .worksheet_range(&n)
+                .unwrap()
+                .rows()
+                .map(|r| r.iter().map(|c| c.to_string()).collect())
+                .collect();
+            (n, rows)
+        })
+        .collect()
+}
+
+/// The city tier: the same seed draws the same sample (the same bytes), another seed another; every
+/// stratum (table × township with records) is in it at the rate rounded up; a checker's marks are
+/// scored to the 差错率 and interval computed here from the workbook itself.
+#[test]
+fn a_sampled_check_is_reproducible_covers_every_stratum_and_scores() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 2_000, BuildingGeometry::None);
+    let run = Run::load(&d.path().join("pipeline.toml"), Some(&d.path().join("out"))).unwrap();
+    let package = riskcensus_pipeline::run(&run, &mut |_, _, _| {})
+        .unwrap()
+        .package
+        .unwrap();
+    let (a, b, c) = (
+        d.path().join("a.xlsx"),
+        d.path().join("b.xlsx"),
+        d.path().join("c.xlsx"),
+    );
+    let drawn = review::sample(&package, 0.1, 2021, &a).unwrap();
+    let again = review::sample(&package, 0.1, 2021, &b).unwrap();
+    let other = review::sample(&package, 0.1, 2022, &c).unwrap();
+    assert_eq!(drawn, again);
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_ne!(drawn.records["fwjz"], other.records["fwjz"]);
+
+    // The strata, counted here from the package by SQL: every township's buildings are a stratum.
+    let df = riskcensus_pipeline::query::query(
+        &package,
+        "SELECT unit_code, count(*) AS n FROM fwjz GROUP BY unit_code ORDER BY unit_code",
+    )
+    .unwrap();
+    let codes = df.column("unit_code").unwrap().str().unwrap().clone();
+    let counts = df
+        .column("n")
+        .unwrap()
+        .cast(&polars::prelude::DataType::UInt64)
+        .unwrap();
+    let counts = counts.u64().unwrap();
+    let sheets = sheets_of(&a);
+    let fwjz = &sheets.iter().find(|(n, _)| n == "fwjz").unwrap().1;
+    assert!(codes.len() > 5);
+    for (code, n) in codes.iter().zip(counts.iter()) {
+        let (code, n) = (code.unwrap_or(""), n.unwrap() as usize);
+        let want = (n as f64 * 0.1).ceil() as usize;
+        let rows = fwjz[1..].iter().filter(|r| r[0] == code).count();
+        assert_eq!(rows, want.max(1), "township {code}: {n} buildings");
+    }
+    for s in &drawn.strata {
+        assert!(s.records > 0 && s.sampled >= 1, "{s:?}");
+    }
+
+    // A checker marks three wrong indicators in two buildings.
+    let checked = d.path().join("核查后.xlsx");
+    let mut out = rust_xlsxwriter::Workbook::new();
+    let mut marked = 0;
+    for (name, rows) in &sheets {
+        let ws = out.add_worksheet();
+        ws.set_name(name).unwrap();
+        for (r, cells) in rows.iter().enumerate() {
+            for (c, v) in cells.iter().enumerate() {
+                if !v.is_empty() {
+                    ws.write_string(r as u32, c as u16, v).unwrap();
+                }
+            }
+            if name == "fwjz" && (r == 1 || r == 2) {
+                let wrong = if r == 1 {
+                    "地上层数、jzmj"
+                } else {
+                    "jcnd"
+                };
+                ws.write_string(r as u32, 6, wrong).unwrap();
+                marked += 1;
+            }
+        }
+    }
+    assert_eq!(marked, 2);
+    out.save(&checked).unwrap();
+    let score = review::score(&checked, None).unwrap();
+    let indicators: u64 = fwjz[1..].iter().map(|r| r[4].parse::<u64>().unwrap()).sum();
+    let t = score.tables.iter().find(|t| t.code == "fwjz").unwrap();
+    assert_eq!(
+        (t.records, t.indicators_checked, t.wrong),
+        (fwjz.len() as u64 - 1, indicators, 3)
+    );
+    assert_eq!(t.error_rate, 3.0 / indicators as f64);
+    let (lo, hi) = review::score::wilson(3, indicators, 1.959_963_984_540_054);
+    assert_eq!((t.ci_low, t.ci_high), (lo, hi));
+    assert!(t.ci_low < t.error_rate && t.error_rate < t.ci_high);
+    assert_eq!(score.county.wrong, 3);
+    assert_eq!(score.threshold, 0.05);
+    assert!(score.county.passed);
+    let towns: u64 = score.townships.iter().map(|l| l.wrong).sum();
+    assert_eq!(towns, 3);
+}
