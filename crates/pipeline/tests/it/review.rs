@@ -31,7 +31,7 @@ fn reviewed_run(dir: &Path) -> Run {
     Run::load(&p, Some(&dir.join("out"))).unwrap()
 }
 
-fn table<'a>(v: &'a Validated, code: &str) -> usize {
+fn table(v: &Validated, code: &str) -> usize {
     v.results
         .iter()
         .position(|r| r.table == code)
@@ -95,7 +95,7 @@ fn review_in_workbook(report: &Path, to: &Path, decided: &BTreeMap<Pick, Decisio
                 other => _ = ws.write_string(r, c as u16, other.to_string()).unwrap(),
             }
         }
-        if cells[table_c].to_string() != "fwjz" {
+        if cells[table_c] != "fwjz" {
             continue;
         }
         let pick = Pick {
@@ -175,7 +175,7 @@ fn header_column(xlsx: &Path, header: &str) -> String {
     let name = wb.sheet_names()[0].clone();
     let range = wb.worksheet_range(&name).unwrap();
     for row in range.rows().take(10) {
-        if let Some(c) = row.iter().position(|d| d.to_string() == header) {
+        if let Some(c) = row.iter().position(|d| *d == header) {
             return riskcensus_ingest::column_letter(c);
         }
     }
@@ -342,10 +342,7 @@ fn an_exception_without_approver_names_its_row() {
         .rows()
         .map(|r| r.to_vec())
         .collect();
-    let approver = rows[0]
-        .iter()
-        .position(|h| h.to_string() == "批准人")
-        .unwrap();
+    let approver = rows[0].iter().position(|h| *h == "批准人").unwrap();
     let at = 1 + rows[1..]
         .iter()
         .position(|r| r[approver] != Data::Empty)
