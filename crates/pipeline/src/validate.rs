@@ -185,7 +185,15 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
         &review.dispositions,
     )
     .map_err(|e| Error::Report(e.to_string()))?;
-    tracing::info!("report written");
+    let returned = riskcensus_qc::return_list::write(
+        &run.out_dir.join("qc"),
+        &results,
+        &reviews,
+        &run.schemas,
+        registry,
+    )
+    .map_err(|e| Error::Report(e.to_string()))?;
+    tracing::info!(townships = returned.len(), "report and return list written");
     Ok(Validated {
         summary,
         results,

@@ -4,6 +4,7 @@ mod check;
 pub mod coerce;
 mod messages;
 pub mod report;
+pub mod return_list;
 pub mod review;
 
 use std::collections::BTreeMap;

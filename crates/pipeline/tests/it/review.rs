@@ -191,6 +191,77 @@ fn rows_of_clean(v: &Validated, code: &str) -> BTreeSet<u32> {
         .collect()
 }
 
+/// The return list as written: per csv file (township), its rows as header → value maps.
+fn return_lists(qc: &Path) -> BTreeMap<String, Vec<BTreeMap<String, String>>> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(qc.join("return_list")).unwrap() {
+        let p = e.unwrap().path();
+        let mut r = csv::Reader::from_path(&p).unwrap();
+        let h = r.headers().unwrap().clone();
+        let rows = r
+            .records()
+            .map(|x| {
+                let x = x.unwrap();
+                h.iter()
+                    .zip(x.iter())
+                    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+                    .collect()
+            })
+            .collect();
+        out.insert(p.file_stem().unwrap().to_string_lossy().into_owned(), rows);
+    }
+    out
+}
+
+/// The return list holds every error that still counts, each in its township's file and sheet,
+/// and none a reviewer dismissed or excepted.
+fn check_return_list(v: &Validated, qc: &Path, waived_rows: &BTreeSet<u32>) {
+    let lists = return_lists(qc);
+    let mut want: BTreeMap<String, usize> = BTreeMap::new();
+    for (r, rv) in v.results.iter().zip(&v.reviews) {
+        for (i, m) in r.issues.iter().zip(&rv.marks) {
+            if i.severity == Severity::Error && i.row.is_some() && !m.waived() {
+                *want.entry(i.unit.clone().unwrap_or_default()).or_default() += 1;
+            }
+        }
+    }
+    let got: usize = lists.values().map(Vec::len).sum();
+    assert_eq!(got, want.values().sum::<usize>());
+    for (code, n) in &want {
+        let (stem, rows) = lists
+            .iter()
+            .find(|(stem, _)| {
+                if code.is_empty() {
+                    stem.as_str() == "无有效乡镇代码"
+                } else {
+                    stem.starts_with(code.as_str())
+                }
+            })
+            .unwrap_or_else(|| panic!("no return list for township {code:?}"));
+        assert_eq!(rows.len(), *n, "{stem}");
+        for row in rows {
+            assert!(
+                !row["问题说明"].is_empty() && !row["文件"].is_empty(),
+                "{row:?}"
+            );
+            if row["表"] == "fwjz" {
+                let n: u32 = row["行号"].parse().unwrap();
+                assert!(
+                    !waived_rows.contains(&n),
+                    "a waived error is on the list: {row:?}"
+                );
+            }
+        }
+    }
+    let wb = open_workbook_auto(qc.join("return_list.xlsx")).unwrap();
+    let sheets: BTreeSet<String> = wb
+        .sheet_names()
+        .into_iter()
+        .map(|s| s.replace(' ', "_"))
+        .collect();
+    assert_eq!(sheets, lists.keys().cloned().collect());
+}
+
 /// The whole loop the issue asks for: run → a reviewer dismisses 10 issues and excepts 5 in the
 /// workbook → import → rerun: the 15 are marked, 差错率 drops by exactly 15 ÷ indicators checked,
 /// the records are clean → one source row is edited → its disposition is stale.
@@ -209,6 +280,7 @@ fn dispositions_survive_a_rerun_and_an_edited_record_turns_stale() {
         "{:?}",
         first.summary.warnings
     );
+    check_return_list(&first, &run.out_dir.join("qc"), &BTreeSet::new());
     let counts = first.summary.review.clone().unwrap();
     let total_issues: u64 = first.summary.tables.iter().map(|t| t.issues).sum();
     assert_eq!(counts.undecided, total_issues);
@@ -270,6 +342,8 @@ fn dispositions_survive_a_rerun_and_an_edited_record_turns_stale() {
             p.row
         );
     }
+    let waived: BTreeSet<u32> = decided.keys().map(|p| p.row).collect();
+    check_return_list(&second, &run.out_dir.join("qc"), &waived);
     // The marks are in issues.csv and the workbook shows the applied decisions.
     let mut r = csv::Reader::from_path(run.out_dir.join("qc/issues.csv")).unwrap();
     let h = r.headers().unwrap().clone();
@@ -317,6 +391,15 @@ fn dispositions_survive_a_rerun_and_an_edited_record_turns_stale() {
     let t3 = &third.summary.tables[k];
     assert_eq!(t3.errors, t2.errors + 1, "a stale decision is not applied");
     assert!(!rows_of_clean(&third, "fwjz").contains(&target.row));
+    // The stale one is back on its township's list, saying why.
+    let lists = return_lists(&run.out_dir.join("qc"));
+    let back: Vec<_> = lists
+        .values()
+        .flatten()
+        .filter(|r| r["表"] == "fwjz" && r["行号"] == target.row.to_string())
+        .collect();
+    assert_eq!(back.len(), 1, "{back:?}");
+    assert!(back[0]["处理情况"].contains("待复核"), "{:?}", back[0]);
 }
 
 /// An 例外 without who approved it is refused, naming the sheet and the row; nothing is written.
