@@ -99,6 +99,9 @@ enum Command {
         /// The region the counties make up (a province, city or county code); default: their province.
         #[arg(long)]
         region: Option<String>,
+        /// Refuse a county whose package has not passed this review tier (county, city, province).
+        #[arg(long)]
+        require_tier: Option<String>,
     },
     /// Run SQL (polars SQL) over a run's Parquet tables (unit_risk, unit_table, …), by table name.
     ///
@@ -213,7 +216,11 @@ fn dispatch(command: Command) -> Result<i32> {
             packages,
             out,
             region,
-        } => merge(&packages, &out, region.as_deref()),
+            require_tier,
+        } => {
+            crate::review::check_tiers(&packages, require_tier.as_deref())?;
+            merge(&packages, &out, region.as_deref())
+        }
         Command::Review(cmd) => crate::review::dispatch(cmd),
     }
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Subcommand;
 
+use riskcensus_pipeline::review::tier::{self, Tier};
+
 use crate::app::EXIT_OK;
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +55,29 @@ pub enum ReviewCmd {
         /// Also write the figures as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
+    },
+    /// Record a review tier in a package's manifest (county self-check, city sampled check,
+    /// province acceptance): who, when, and the dispositions file's hash or the sample's figures.
+    ///
+    /// Example: riskcensus review sign 530402_红塔区_2020.zip --tier city --reviewer 李四 --date 2021-07-15 --sample 核查后.xlsx
+    Sign {
+        /// The package (verified first, then written again with the tier added).
+        package: PathBuf,
+        /// county, city or province.
+        #[arg(long)]
+        tier: String,
+        /// Who signs for the tier.
+        #[arg(long)]
+        reviewer: String,
+        /// When the review was done, YYYY-MM-DD.
+        #[arg(long)]
+        date: String,
+        /// The checked sample workbook (required for the city tier).
+        #[arg(long)]
+        sample: Option<PathBuf>,
+        /// The dispositions file the county applied.
+        #[arg(long)]
+        dispositions: Option<PathBuf>,
     },
 }
 
@@ -133,5 +158,54 @@ pub fn dispatch(cmd: ReviewCmd) -> Result<i32> {
                 crate::app::EXIT_QC_FAILED
             })
         }
+        ReviewCmd::Sign {
+            package,
+            tier,
+            reviewer,
+            date,
+            sample,
+            dispositions,
+        } => {
+            let Some(t) = Tier::parse(&tier) else {
+                anyhow::bail!("--tier {tier:?} is not a tier (hint: county, city or province)");
+            };
+            let r = riskcensus_pipeline::review::sign_tier(
+                &package,
+                t,
+                &reviewer,
+                &date,
+                sample.as_deref(),
+                dispositions.as_deref(),
+            )?;
+            println!(
+                "signed {} ({}) by {} on {} into {}: {}",
+                t.zh(),
+                t.as_str(),
+                r.reviewer,
+                r.date,
+                package.display(),
+                if r.passed { "passed" } else { "NOT passed" }
+            );
+            Ok(EXIT_OK)
+        }
     }
+}
+
+/// Prints the tier each county package reached; with `require`, refuses a package below it.
+pub fn check_tiers(packages: &[PathBuf], require: Option<&str>) -> Result<()> {
+    let require = match require {
+        Some(r) => Some(Tier::parse(r).ok_or_else(|| {
+            anyhow::anyhow!("--require-tier {r:?} is not a tier (hint: county, city or province)")
+        })?),
+        None => None,
+    };
+    for c in tier::check_packages(packages, require)? {
+        println!(
+            "  {} {}: review tier reached: {}",
+            c.region_code,
+            c.region_name,
+            c.reached.map(|t| t.zh()).unwrap_or("none")
+        );
+    }
+    Ok(())
 }

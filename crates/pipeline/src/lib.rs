@@ -205,6 +205,7 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
         scored.risk.as_ref().map(|r| &r.df),
     )?;
     let package = package::build(run, &inputs, &validated.summary)?;
+    review::sign_county(run, &package, validated.summary.passed)?;
     let report = RunReport {
         name: run.name.clone(),
         region_code: run.region_code.clone(),

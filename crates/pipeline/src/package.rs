@@ -62,6 +62,10 @@ pub struct Manifest {
     pub qc: Vec<QcTable>,
     pub tables: Vec<TableRows>,
     pub files: Vec<FileEntry>,
+    /// The review tiers the data has passed (county self-check, city sampled check, province
+    /// acceptance); absent in packages from before the review loop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<crate::review::tier::TierRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -256,6 +260,7 @@ pub fn build_from(
         qc,
         tables,
         files: entries,
+        tiers: Vec::new(),
     };
     let name = format!(
         "{}_{}_{}.zip",

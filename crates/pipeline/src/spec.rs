@@ -45,6 +45,14 @@ pub struct PipelineFile {
 pub struct ReviewSection {
     #[serde(default)]
     pub dispositions: Option<String>,
+    /// Who signs the county's self-check; with `date`, the run records the county tier in its
+    /// package's manifest.
+    #[serde(default)]
+    pub reviewer: Option<String>,
+    /// When the self-check was done, `YYYY-MM-DD` (written, not taken from the clock, so the same
+    /// inputs still give the same package).
+    #[serde(default)]
+    pub date: Option<String>,
 }
 
 /// Extra schema directories (each with `tables/` and `codes/`), relative to the pipeline file; they
@@ -227,6 +235,8 @@ pub struct Run {
     pub warnings: Vec<String>,
     /// `[review] dispositions`, resolved; the file may not exist yet (nothing reviewed).
     pub dispositions: Option<PathBuf>,
+    /// `[review] reviewer` and `date`: the county tier the run signs into its package.
+    pub county_signoff: Option<(String, String)>,
 }
 
 /// The region of a run as resolved: its 6-digit code, the registry's name, and any warning.
@@ -462,7 +472,23 @@ impl Run {
         }
         let model = riskcensus_risk::Model::from_pipeline(path, &text, &columns)
             .map_err(|e| invalid(e.to_string(), "fix the model at the line named"))?;
+        let county_signoff = match (&file.review.reviewer, &file.review.date) {
+            (Some(r), Some(d)) => {
+                crate::review::tier::check_date(d).map_err(|m| {
+                    invalid(format!("[review] {m}"), "write the date as 2021-06-30")
+                })?;
+                Some((r.clone(), d.clone()))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "[review] names a reviewer or a date, not both".into(),
+                    "give both reviewer and date to sign the county tier, or neither",
+                ));
+            }
+        };
         Ok(Run {
+            county_signoff,
             dispositions: file.review.dispositions.as_ref().map(|d| base.join(d)),
             model,
             unit_columns: columns,

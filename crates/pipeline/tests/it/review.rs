@@ -573,3 +573,88 @@ fn a_sampled_check_is_reproducible_covers_every_stratum_and_scores() {
     let towns: u64 = score.townships.iter().map(|l| l.wrong).sum();
     assert_eq!(towns, 3);
 }
+
+/// Tiers: a run whose pipeline names its reviewer signs the county tier into its package (the
+/// dispositions file's hash, the same bytes every time); the city signs its scored sample; a merge
+/// requiring the city tier takes that county and refuses one that only checked itself.
+#[test]
+fn tiers_are_signed_into_the_manifest_and_a_merge_can_require_one() {
+    use riskcensus_pipeline::review::tier::{Tier, check_packages};
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 1_000, BuildingGeometry::None);
+    let p = d.path().join("pipeline.toml");
+    let mut text = std::fs::read_to_string(&p).unwrap();
+    text.push_str(
+        "\n[review]\ndispositions = \"dispositions.csv\"\nreviewer = \"张三\"\ndate = \"2021-06-30\"\n",
+    );
+    std::fs::write(&p, text).unwrap();
+    std::fs::write(
+        d.path().join("dispositions.csv"),
+        "table,record_key,rule,field,decision,reason,approved_by,reviewer,record_hash,source_file,source_row,value\n",
+    )
+    .unwrap();
+    let run_once = |out: &str| {
+        let run = Run::load(&p, Some(&d.path().join(out))).unwrap();
+        riskcensus_pipeline::run(&run, &mut |_, _, _| {})
+            .unwrap()
+            .package
+            .unwrap()
+    };
+    let package = run_once("a");
+    let again = run_once("b");
+    assert_eq!(
+        std::fs::read(&package).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+    assert!(riskcensus_pipeline::package::verify(&package).is_empty());
+    let tiers = check_packages(std::slice::from_ref(&package), Some(Tier::County)).unwrap();
+    let county = &tiers[0].tiers[0];
+    assert_eq!(
+        (county.tier, county.reviewer.as_str(), county.date.as_str()),
+        (Tier::County, "张三", "2021-06-30")
+    );
+    let (_, sha) = riskcensus_pipeline::sha256_file(&d.path().join("dispositions.csv")).unwrap();
+    assert_eq!(county.dispositions_sha256.as_deref(), Some(sha.as_str()));
+
+    // Below the city tier: refused, naming the package and the tiers.
+    let err = check_packages(std::slice::from_ref(&again), Some(Tier::City))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("530402_红塔区_2020.zip")
+            && err.contains("县级自检")
+            && err.contains("市级抽检"),
+        "{err}"
+    );
+
+    // The city checks a sample (nothing wrong found) and signs.
+    let workbook = d.path().join("抽样核查.xlsx");
+    let drawn = review::sample(&package, 0.1, 7, &workbook).unwrap();
+    let record = review::sign_tier(
+        &package,
+        Tier::City,
+        "李四",
+        "2021-07-15",
+        Some(&workbook),
+        None,
+    )
+    .unwrap();
+    let figures = record.sample.clone().unwrap();
+    let sampled: usize = drawn.strata.iter().map(|s| s.sampled).sum();
+    assert_eq!(
+        (figures.seed, figures.records, figures.wrong),
+        (7, sampled as u64, 0)
+    );
+    assert!(record.passed);
+    assert!(riskcensus_pipeline::package::verify(&package).is_empty());
+    let tiers = check_packages(std::slice::from_ref(&package), Some(Tier::City)).unwrap();
+    assert_eq!(tiers[0].reached, Some(Tier::City));
+    assert_eq!(tiers[0].tiers.len(), 2);
+    // A bad date is refused before anything is written.
+    let before = std::fs::read(&package).unwrap();
+    let err = review::sign_tier(&package, Tier::Province, "王五", "2021/8/1", None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("YYYY-MM-DD"), "{err}");
+    assert_eq!(std::fs::read(&package).unwrap(), before);
+}
