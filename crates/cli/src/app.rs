@@ -397,6 +397,7 @@ fn validate(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result
         "report: {}",
         run.out_dir.join("qc").join("report.xlsx").display()
     );
+    crate::review::print_review(&run, s);
     println!("QC {}", if s.passed { "passed" } else { "FAILED" });
     Ok(if s.passed { EXIT_OK } else { EXIT_QC_FAILED })
 }

@@ -209,3 +209,20 @@ pub fn check_tiers(packages: &[PathBuf], require: Option<&str>) -> Result<()> {
     }
     Ok(())
 }
+
+/// The review figures of a validate run and where the return list is, when the pipeline names a
+/// dispositions file; the warnings the review added (a dispositions file not written yet).
+pub fn print_review(run: &riskcensus_pipeline::Run, s: &riskcensus_qc::report::Summary) {
+    for w in s.warnings.iter().filter(|w| !run.warnings.contains(w)) {
+        eprintln!("warning: {}: {w}", run.pipeline_path.display());
+    }
+    println!(
+        "return list (退回修改清单): {}",
+        run.out_dir.join("qc").join("return_list.xlsx").display()
+    );
+    let Some(r) = &s.review else { return };
+    println!(
+        "review: {} 误报, {} 例外, {} 确认 applied; {} stale (record changed, not applied); {} resolved; {} undecided",
+        r.false_alarm, r.exception, r.confirmed, r.stale, r.resolved, r.undecided
+    );
+}
