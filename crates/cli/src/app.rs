@@ -99,6 +99,9 @@ enum Command {
         /// The region the counties make up (a province, city or county code); default: their province.
         #[arg(long)]
         region: Option<String>,
+        /// Refuse a county whose package has not passed this review tier (county, city, province).
+        #[arg(long)]
+        require_tier: Option<String>,
     },
     /// Run SQL (polars SQL) over a run's Parquet tables (unit_risk, unit_table, …), by table name.
     ///
@@ -114,6 +117,10 @@ enum Command {
     },
     /// Generate a seeded synthetic census county with realistic defects and their ground truth.
     GenFixtures(GenArgs),
+    /// The review tiers: import reviewers' dispositions, draw and score the city's sample, write
+    /// the townships' return lists, record a tier in a package.
+    #[command(subcommand)]
+    Review(crate::review::ReviewCmd),
 }
 
 #[derive(Debug, clap::Args)]
@@ -209,7 +216,12 @@ fn dispatch(command: Command) -> Result<i32> {
             packages,
             out,
             region,
-        } => merge(&packages, &out, region.as_deref()),
+            require_tier,
+        } => {
+            crate::review::check_tiers(&packages, require_tier.as_deref())?;
+            merge(&packages, &out, region.as_deref())
+        }
+        Command::Review(cmd) => crate::review::dispatch(cmd),
     }
 }
 
@@ -388,6 +400,7 @@ fn validate(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result
         "report: {}",
         run.out_dir.join("qc").join("report.xlsx").display()
     );
+    crate::review::print_review(&run, s);
     println!("QC {}", if s.passed { "passed" } else { "FAILED" });
     Ok(if s.passed { EXIT_OK } else { EXIT_QC_FAILED })
 }

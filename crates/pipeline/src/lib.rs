@@ -8,6 +8,7 @@ pub mod maps;
 pub mod merge;
 pub mod package;
 pub mod query;
+pub mod review;
 mod risk;
 mod spec;
 mod validate;
@@ -22,7 +23,7 @@ pub use geoparquet::column_names;
 pub use gis::short_names;
 pub use risk::{Scored, join_and_score};
 pub use spec::{IndicatorTable, InputSpec, PipelineFile, Run};
-pub use validate::{Validated, validate};
+pub use validate::{Validated, read_dispositions, validate};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
@@ -240,7 +241,11 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
     // and the outputs stay for the office to see why.
     let not_packaged = nothing_graded(&scored);
     let package = match &not_packaged {
-        None => Some(package::build(run, &inputs, &validated.summary)?),
+        None => {
+            let package = package::build(run, &inputs, &validated.summary)?;
+            review::sign_county(run, &package, validated.summary.passed)?;
+            Some(package)
+        }
         Some(why) => {
             tracing::warn!(%why, "no package written");
             None

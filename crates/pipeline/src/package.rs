@@ -62,6 +62,10 @@ pub struct Manifest {
     pub qc: Vec<QcTable>,
     pub tables: Vec<TableRows>,
     pub files: Vec<FileEntry>,
+    /// The review tiers the data has passed (county self-check, city sampled check, province
+    /// acceptance); absent in packages from before the review loop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<crate::review::tier::TierRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -285,6 +289,7 @@ pub fn build_from(
         qc,
         tables,
         files: entries,
+        tiers: Vec::new(),
     };
     {
         let json = serde_json::to_vec_pretty(&manifest).map_err(|e| werr(&tmp, &e))?;

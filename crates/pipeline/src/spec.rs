@@ -33,6 +33,26 @@ pub struct PipelineFile {
     /// The risk model; parsed (with its line numbers) by `riskcensus_risk::Model`.
     #[serde(default)]
     pub model: Option<toml::Value>,
+    /// The reviewers' dispositions file.
+    #[serde(default)]
+    pub review: ReviewSection,
+}
+
+/// `[review] dispositions = "dispositions.csv"`: the reviewers' decisions a run applies, relative to
+/// the pipeline file. Absent until the first `riskcensus review import` writes it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSection {
+    #[serde(default)]
+    pub dispositions: Option<String>,
+    /// Who signs the county's self-check; with `date`, the run records the county tier in its
+    /// package's manifest.
+    #[serde(default)]
+    pub reviewer: Option<String>,
+    /// When the self-check was done, `YYYY-MM-DD` (written, not taken from the clock, so the same
+    /// inputs still give the same package).
+    #[serde(default)]
+    pub date: Option<String>,
 }
 
 /// Extra schema directories (each with `tables/` and `codes/`), relative to the pipeline file; they
@@ -224,6 +244,10 @@ pub struct Run {
     /// Things the pipeline file says that the run does not take as written (a region name that is
     /// not the registry's); printed and kept in the QC summary.
     pub warnings: Vec<String>,
+    /// `[review] dispositions`, resolved; the file may not exist yet (nothing reviewed).
+    pub dispositions: Option<PathBuf>,
+    /// `[review] reviewer` and `date`: the county tier the run signs into its package.
+    pub county_signoff: Option<(String, String)>,
 }
 
 /// The region of a run as resolved: its 6-digit code, the registry's name, and any warning.
@@ -470,7 +494,24 @@ impl Run {
         }
         let model = riskcensus_risk::Model::from_pipeline(path, &text, &columns)
             .map_err(|e| invalid(e.to_string(), "fix the model at the line named"))?;
+        let county_signoff = match (&file.review.reviewer, &file.review.date) {
+            (Some(r), Some(d)) => {
+                crate::review::tier::check_date(d).map_err(|m| {
+                    invalid(format!("[review] {m}"), "write the date as 2021-06-30")
+                })?;
+                Some((r.clone(), d.clone()))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(invalid(
+                    "[review] names a reviewer or a date, not both".into(),
+                    "give both reviewer and date to sign the county tier, or neither",
+                ));
+            }
+        };
         Ok(Run {
+            county_signoff,
+            dispositions: file.review.dispositions.as_ref().map(|d| base.join(d)),
             model,
             unit_columns: columns,
             pipeline_path: path.to_owned(),

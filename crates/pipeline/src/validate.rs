@@ -5,7 +5,8 @@ use std::path::Path;
 
 use riskcensus_ingest::{Input, VectorOptions, read_table};
 use riskcensus_qc::report::{RunInfo, Summary, summarize};
-use riskcensus_qc::{Context, TableResult, check_table};
+use riskcensus_qc::review::{Dispositions, Review, TableReview};
+use riskcensus_qc::{Context, TableResult, check_table_reviewed};
 use riskcensus_risk::units::UnitSet;
 use riskcensus_schema::{GeometryKind, Registry};
 
@@ -16,8 +17,32 @@ pub struct Validated {
     pub summary: Summary,
     /// The units table first, then the inputs' tables in pipeline order.
     pub results: Vec<TableResult>,
+    /// The reviewers' marks of each table's issues, index for index with `results`.
+    pub reviews: Vec<TableReview>,
     /// The assessment units the records were checked against (`None` for an indicator table).
     pub units: Option<UnitSet>,
+}
+
+/// The dispositions the run applies: none without `[review]`, none yet when its file is still to be
+/// written by the first import (said in the run's warnings), else the file as read.
+pub fn read_dispositions(run: &Run, warnings: &mut Vec<String>) -> Result<Option<Dispositions>> {
+    let Some(path) = &run.dispositions else {
+        return Ok(None);
+    };
+    if !path.exists() {
+        warnings.push(format!(
+            "[review] dispositions {} does not exist yet: no issue has a disposition",
+            path.display()
+        ));
+        return Ok(Some(Dispositions::new()));
+    }
+    Dispositions::read(path)
+        .map(Some)
+        .map_err(|e| Error::Invalid {
+            path: run.pipeline_path.clone(),
+            message: e.to_string(),
+            hint: "write it with `riskcensus review import <report.xlsx> --into <file>`".into(),
+        })
 }
 
 fn input(spec: &InputSpec) -> Input {
@@ -51,6 +76,10 @@ fn read_changes(path: &Path) -> Result<BTreeMap<String, String>> {
 /// Reads every input and checks it; writes `qc/` into the run's output directory.
 pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<Validated> {
     let registry = Registry::nbs2023();
+    let mut warnings = run.warnings.clone();
+    let dispositions = read_dispositions(run, &mut warnings)?;
+    let reviewed = dispositions.is_some();
+    let mut review = Review::new(dispositions.unwrap_or_default());
     let stale = match &run.division_changes {
         Some(p) => read_changes(p)?,
         None => BTreeMap::new(),
@@ -93,7 +122,7 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
         units: None,
     };
     let Some(units_input) = &run.units else {
-        return validate_indicators(run, &info, &ctx, progress);
+        return validate_indicators(run, &info, &ctx, warnings, review, reviewed, progress);
     };
     // The units first: every other table is checked against them.
     progress(&units_input.table, 0, total);
@@ -106,7 +135,7 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
         });
     }
     let raw = read_table(units_schema, &[input(units_input)], opts)?;
-    let units_result = check_table(raw, units_schema, &ctx);
+    let (units_result, units_review) = check_table_reviewed(raw, units_schema, &ctx, &mut review);
     // Units under their current codes: a retired code's polygon joins its successor's.
     let unit_set = UnitSet::from_table(
         &units_result.clean,
@@ -115,6 +144,7 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
     );
     tracing::info!(units = unit_set.index.len(), "units indexed");
     let mut results = vec![units_result];
+    let mut reviews = vec![units_review];
 
     let ctx = Context {
         units: Some(&unit_set.index),
@@ -126,30 +156,68 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
         let raw = read_table(schema, inputs, opts)?;
         let rows = raw.rows.len();
         tracing::info!(table = %table, rows, "read");
-        let result = check_table(raw, schema, &ctx);
+        let (result, table_review) = check_table_reviewed(raw, schema, &ctx, &mut review);
         tracing::info!(table = %table, rows, clean = result.rows_clean, issues = result.issues.len(), "checked");
         results.push(result);
+        reviews.push(table_review);
     }
     progress("report", total, total);
-    tracing::info!("writing the report");
-    let mut summary = summarize(&info, &results, &run.schemas, registry);
-    summary.warnings.clone_from(&run.warnings);
-    riskcensus_qc::report::write(&run.out_dir.join("qc"), &summary, &results)
-        .map_err(|e| Error::Report(e.to_string()))?;
-    tracing::info!("report written");
+    let summary = write_reports(run, &info, &results, &reviews, warnings, &review, reviewed)?;
     Ok(Validated {
         summary,
         results,
+        reviews,
         units: Some(unit_set),
     })
 }
 
+/// The summary, the report with the reviewers' marks, and the return list of every township.
+fn write_reports(
+    run: &Run,
+    info: &RunInfo<'_>,
+    results: &[TableResult],
+    reviews: &[TableReview],
+    warnings: Vec<String>,
+    review: &Review,
+    reviewed: bool,
+) -> Result<Summary> {
+    let registry = Registry::nbs2023();
+    tracing::info!("writing the report");
+    let mut summary = summarize(info, results, &run.schemas, registry);
+    summary.warnings = warnings;
+    if reviewed {
+        summary.review = Some(review.counts(reviews));
+    }
+    riskcensus_qc::report::write_reviewed(
+        &run.out_dir.join("qc"),
+        &summary,
+        results,
+        reviews,
+        &review.dispositions,
+    )
+    .map_err(|e| Error::Report(e.to_string()))?;
+    let returned = riskcensus_qc::return_list::write(
+        &run.out_dir.join("qc"),
+        results,
+        reviews,
+        &run.schemas,
+        registry,
+    )
+    .map_err(|e| Error::Report(e.to_string()))?;
+    tracing::info!(townships = returned.len(), "report and return list written");
+    Ok(summary)
+}
+
 /// A run scoring a per-unit indicator table: the table is read and checked like any other (its
-/// schema made from its header when the pipeline loaded), and its report written.
+/// schema made from its header when the pipeline loaded), with the reviewers' marks, and its
+/// report written.
 fn validate_indicators(
     run: &Run,
     info: &RunInfo<'_>,
     ctx: &Context<'_>,
+    warnings: Vec<String>,
+    mut review: Review,
+    reviewed: bool,
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<Validated> {
     let (Some(t), Some(schema)) = (
@@ -169,21 +237,16 @@ fn validate_indicators(
         &[crate::indicators::input(t)],
         VectorOptions { reproject: false },
     )?;
-    let result = check_table(raw, schema, ctx);
-    tracing::info!(
-        rows = result.rows_read,
-        clean = result.rows_clean,
-        "indicators checked"
-    );
+    let (result, table_review) = check_table_reviewed(raw, schema, ctx, &mut review);
+    tracing::info!(rows = result.rows_read, clean = result.rows_clean, "indicators checked");
     progress("report", 2, 2);
     let results = vec![result];
-    let mut summary = summarize(info, &results, &run.schemas, ctx.registry);
-    summary.warnings.clone_from(&run.warnings);
-    riskcensus_qc::report::write(&run.out_dir.join("qc"), &summary, &results)
-        .map_err(|e| Error::Report(e.to_string()))?;
+    let reviews = vec![table_review];
+    let summary = write_reports(run, info, &results, &reviews, warnings, &review, reviewed)?;
     Ok(Validated {
         summary,
         results,
+        reviews,
         units: None,
     })
 }

@@ -13,6 +13,7 @@ use riskcensus_spatial::{
 use crate::codes;
 use crate::coerce::{Value, coerce};
 use crate::messages::{num, type_en, type_zh};
+use crate::review::{Mark, Review, TableReview, place_hash, record_hash};
 use crate::{CleanRow, CleanTable, Context, Counts, Issue, TableResult};
 
 /// A finding before provenance is attached.
@@ -68,6 +69,17 @@ fn geometry_finding(rule: &'static str, zh: &str, en: &str) -> Finding {
 
 /// Checks one table: every record against every rule of its schema.
 pub fn check_table(raw: RawTable, schema: &TableSchema, ctx: &Context<'_>) -> TableResult {
+    check_table_reviewed(raw, schema, ctx, &mut Review::default()).0
+}
+
+/// Checks one table and applies the reviewers' dispositions: every issue is kept and marked, and
+/// one dismissed or excepted on an unchanged record neither counts as an error nor rejects it.
+pub fn check_table_reviewed(
+    raw: RawTable,
+    schema: &TableSchema,
+    ctx: &Context<'_>,
+    review: &mut Review,
+) -> (TableResult, TableReview) {
     let outcomes: Vec<RowOutcome> = raw
         .rows
         .par_iter()
@@ -125,6 +137,10 @@ pub fn check_table(raw: RawTable, schema: &TableSchema, ctx: &Context<'_>) -> Ta
         boundary_issues(&raw, schema, &outcomes, &mut issues);
     }
 
+    let mut marks: Vec<Mark> = issues
+        .iter()
+        .map(|i| review.mark(i, place_hash(i)))
+        .collect();
     let per_row = indicators_per_record(&raw, schema);
     let missing_required_columns = missing_required_columns(&raw, schema);
     let mut counts = Counts::default();
@@ -138,21 +154,7 @@ pub fn check_table(raw: RawTable, schema: &TableSchema, ctx: &Context<'_>) -> Ta
         .filter_map(|k| schema.field_index(k))
         .collect();
     for (raw_row, o) in raw.rows.into_iter().zip(outcomes) {
-        let mut error_fields: Vec<Option<usize>> = o
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .map(|f| if f.geometry { None } else { f.field })
-            .collect();
-        error_fields.sort();
-        error_fields.dedup();
-        let errors = error_fields.len() as u64;
-        for c in [&mut counts, by_unit.entry(o.unit.clone()).or_default()] {
-            c.records += 1;
-            c.indicators_checked += per_row[raw_row.file as usize];
-            c.errors += errors;
-            c.rejected += u64::from(errors > 0);
-        }
+        let first_issue = issues.len();
         repaired += o.repaired as u64;
         let source = &raw.files[raw_row.file as usize];
         let record_key = key_fields
@@ -160,6 +162,13 @@ pub fn check_table(raw: RawTable, schema: &TableSchema, ctx: &Context<'_>) -> Ta
             .map(|&k| raw_row.cells[k].display().trim().to_owned())
             .collect::<Vec<_>>()
             .join("|");
+        // Only records with findings need their hash (the key of a table without a primary key,
+        // and the fingerprint that tells a changed record).
+        let hash = if o.findings.is_empty() {
+            0
+        } else {
+            record_hash(&raw_row)
+        };
         for f in &o.findings {
             let (column, field) = match (f.geometry, f.field) {
                 (true, _) => (None, Some("geometry".to_owned())),
@@ -188,6 +197,25 @@ pub fn check_table(raw: RawTable, schema: &TableSchema, ctx: &Context<'_>) -> Ta
                 record_key: record_key.clone(),
                 unit: o.unit.clone(),
             });
+            marks.push(review.mark(&issues[issues.len() - 1], hash));
+        }
+        // Indicators with an error no reviewer dismissed or excepted (findings and the issues
+        // just pushed are index for index).
+        let mut error_fields: Vec<Option<usize>> = o
+            .findings
+            .iter()
+            .zip(&marks[first_issue..])
+            .filter(|(f, m)| f.severity == Severity::Error && !m.waived())
+            .map(|(f, _)| if f.geometry { None } else { f.field })
+            .collect();
+        error_fields.sort();
+        error_fields.dedup();
+        let errors = error_fields.len() as u64;
+        for c in [&mut counts, by_unit.entry(o.unit.clone()).or_default()] {
+            c.records += 1;
+            c.indicators_checked += per_row[raw_row.file as usize];
+            c.errors += errors;
+            c.rejected += u64::from(errors > 0);
         }
         if errors > 0 {
             rejected += 1;
@@ -204,7 +232,7 @@ pub fn check_table(raw: RawTable, schema: &TableSchema, ctx: &Context<'_>) -> Ta
     }
     let rows_clean = clean_rows.len() as u64;
     debug_assert_eq!(counts.records, rows_clean + rejected);
-    TableResult {
+    let result = TableResult {
         table: schema.code.clone(),
         files: raw.files.iter().map(|f| f.path.clone()).collect(),
         rows_read: counts.records,
@@ -222,7 +250,8 @@ pub fn check_table(raw: RawTable, schema: &TableSchema, ctx: &Context<'_>) -> Ta
         },
         repaired_cells: repaired,
         missing_required_columns,
-    }
+    };
+    (result, TableReview { marks })
 }
 
 /// Indicators one record of each file holds: the fields the file has a column for (or that come

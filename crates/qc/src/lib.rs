@@ -5,13 +5,15 @@ pub mod codes;
 pub mod coerce;
 mod messages;
 pub mod report;
+pub mod return_list;
+pub mod review;
 
 use std::collections::BTreeMap;
 
 use riskcensus_schema::{Registry, SchemaSet, Severity};
 use riskcensus_spatial::UnitIndex;
 
-pub use check::check_table;
+pub use check::{check_table, check_table_reviewed};
 pub use coerce::Value;
 
 /// One problem found, with where it is.

@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use riskcensus_schema::{Registry, SchemaSet, Severity};
-use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook};
+use rust_xlsxwriter::{DataValidation, DocProperties, ExcelDateTime, Format, Workbook};
 use serde::Serialize;
 
+use crate::review::{Decision, Dispositions, Key, Mark, ReviewCounts, Status, TableReview, hex16};
 use crate::{Counts, Issue, TableResult};
 
 /// Errors writing the report.
@@ -79,6 +80,9 @@ pub struct Summary {
     /// What the run did not take as written (e.g. a region name that is not the registry's).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Issues per disposition, when the pipeline names a dispositions file (`[review]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewCounts>,
 }
 
 /// Run-level facts the summary carries.
@@ -261,6 +265,7 @@ pub fn summarize(
         issues_by_rule: by_rule,
         passed,
         warnings: Vec::new(),
+        review: None,
     }
 }
 
@@ -339,8 +344,43 @@ fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<(), Error>) -> 
     std::fs::rename(&tmp, path).map_err(|e| werr(path, e))
 }
 
+/// Columns `issues.csv` carries after [`ISSUE_COLUMNS`]: the record's content hash (the key of a
+/// table without a primary key, and what tells a changed record) and the issue's disposition.
+pub const REVIEW_COLUMNS: [&str; 3] = ["record_hash", "disposition", "disposition_status"];
+
+/// Headers of the review columns of 问题清单, after the issue's own. Import finds them by name.
+pub const REVIEW_COLUMNS_ZH: [&str; 5] = ["处理结果", "处理说明", "批准人", "处理状态", "记录指纹"];
+
+/// The review cells of one issue: hash, decision code and status code (empty when undecided).
+fn review_record(mark: Option<&Mark>) -> [String; 3] {
+    match mark {
+        None => Default::default(),
+        Some(m) => [
+            hex16(m.record_hash),
+            m.disposition
+                .map(|(d, _)| d.as_str().to_owned())
+                .unwrap_or_default(),
+            m.disposition
+                .map(|(_, s)| s.as_str().to_owned())
+                .unwrap_or_default(),
+        ],
+    }
+}
+
 /// Writes `report.xlsx`, `summary.json` and `issues.csv` into `dir`.
 pub fn write(dir: &Path, summary: &Summary, results: &[TableResult]) -> Result<(), Error> {
+    write_reviewed(dir, summary, results, &[], &Dispositions::new())
+}
+
+/// Writes the report with each issue's review: `reviews` are index for index with `results` (and
+/// their marks with the issues); `dispositions` give the reasons shown beside applied decisions.
+pub fn write_reviewed(
+    dir: &Path,
+    summary: &Summary,
+    results: &[TableResult],
+    reviews: &[TableReview],
+    dispositions: &Dispositions,
+) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| werr(dir, e))?;
     let json =
         serde_json::to_vec_pretty(summary).map_err(|e| werr(&dir.join("summary.json"), e))?;
@@ -349,21 +389,72 @@ pub fn write(dir: &Path, summary: &Summary, results: &[TableResult]) -> Result<(
     })?;
     write_atomic(&dir.join("issues.csv"), |p| {
         let mut w = csv::Writer::from_path(p).map_err(|e| werr(p, e))?;
-        w.write_record(ISSUE_COLUMNS).map_err(|e| werr(p, e))?;
-        for i in results.iter().flat_map(|r| &r.issues) {
-            w.write_record(issue_record(i)).map_err(|e| werr(p, e))?;
+        w.write_record(ISSUE_COLUMNS.iter().chain(&REVIEW_COLUMNS))
+            .map_err(|e| werr(p, e))?;
+        for (i, mark) in issues_with_marks(results, reviews) {
+            w.write_record(issue_record(i).iter().chain(&review_record(mark)))
+                .map_err(|e| werr(p, e))?;
         }
         w.flush().map_err(|e| werr(p, e))
     })?;
     write_atomic(&dir.join("report.xlsx"), |p| {
-        write_xlsx(p, summary, results)
+        write_xlsx(p, summary, results, reviews, dispositions)
     })
+}
+
+/// Every issue of the run with its mark, when the run was reviewed.
+fn issues_with_marks<'a>(
+    results: &'a [TableResult],
+    reviews: &'a [TableReview],
+) -> impl Iterator<Item = (&'a Issue, Option<&'a Mark>)> {
+    results.iter().enumerate().flat_map(move |(t, r)| {
+        let marks = reviews.get(t).map(|v| v.marks.as_slice()).unwrap_or(&[]);
+        r.issues
+            .iter()
+            .enumerate()
+            .map(move |(k, i)| (i, marks.get(k)))
+    })
+}
+
+/// The 处理结果, 处理说明, 批准人 and 处理状态 cells of an issue. An applied decision is filled in,
+/// so importing the workbook again keeps it; a stale one is only named in 处理状态, so it is looked
+/// at again rather than re-imported unseen.
+fn review_cells(issue: &Issue, mark: Option<&Mark>, dispositions: &Dispositions) -> [String; 4] {
+    let Some(m) = mark else {
+        return Default::default();
+    };
+    let Some((decision, status)) = m.disposition else {
+        return Default::default();
+    };
+    let d = dispositions.get(&Key::of(issue, m.record_hash));
+    let reason = d.map(|d| d.reason.clone()).unwrap_or_default();
+    let approver = d.map(|d| d.approved_by.clone()).unwrap_or_default();
+    match status {
+        Status::Applied => [
+            decision.zh().to_owned(),
+            reason,
+            approver,
+            "已采纳".to_owned(),
+        ],
+        Status::Stale => [
+            String::new(),
+            String::new(),
+            String::new(),
+            format!("记录已变更，请复核（原处理：{}，{reason}）", decision.zh()),
+        ],
+    }
 }
 
 /// Issue rows an xlsx sheet can hold under its header.
 const MAX_SHEET_ISSUES: usize = 1_048_575;
 
-fn write_xlsx(path: &Path, summary: &Summary, results: &[TableResult]) -> Result<(), Error> {
+fn write_xlsx(
+    path: &Path,
+    summary: &Summary,
+    results: &[TableResult],
+    reviews: &[TableReview],
+    dispositions: &Dispositions,
+) -> Result<(), Error> {
     let e = |x: rust_xlsxwriter::XlsxError| werr(path, x);
     let mut wb = Workbook::new();
     // Fixed creation time: the same inputs give the same bytes.
@@ -524,19 +615,40 @@ fn write_xlsx(path: &Path, summary: &Summary, results: &[TableResult]) -> Result
     ws.set_freeze_panes(1, 0).map_err(e)?;
     printable(ws);
     ws.set_repeat_rows(0, 0).map_err(e)?;
-    ws.autofilter(0, 0, total.max(1), ISSUE_COLUMNS_ZH.len() as u16 - 1)
-        .map_err(e)?;
-    for (c, h) in ISSUE_COLUMNS_ZH.iter().enumerate() {
+    let review_col = ISSUE_COLUMNS_ZH.len() as u16;
+    let last_col = review_col + REVIEW_COLUMNS_ZH.len() as u16 - 1;
+    ws.autofilter(0, 0, total.max(1), last_col).map_err(e)?;
+    ws.set_column_width(review_col + 1, 30).map_err(e)?;
+    ws.set_column_width(review_col + 3, 24).map_err(e)?;
+    ws.add_data_validation(
+        1,
+        review_col,
+        total.max(1),
+        review_col,
+        &decision_dropdown().map_err(e)?,
+    )
+    .map_err(e)?;
+    for (c, h) in ISSUE_COLUMNS_ZH
+        .iter()
+        .chain(&REVIEW_COLUMNS_ZH)
+        .enumerate()
+    {
         ws.write_string_with_format(0, c as u16, *h, &bold)
             .map_err(e)?;
     }
     let mut n = 0u32;
-    for i in results
-        .iter()
-        .flat_map(|r| &r.issues)
-        .take(MAX_SHEET_ISSUES)
-    {
+    for (i, mark) in issues_with_marks(results, reviews).take(MAX_SHEET_ISSUES) {
         n += 1;
+        let fingerprint = mark.map(|m| hex16(m.record_hash)).unwrap_or_default();
+        for (c, v) in review_cells(i, mark, dispositions)
+            .iter()
+            .chain([&fingerprint])
+            .enumerate()
+        {
+            if !v.is_empty() {
+                ws.write_string(n, review_col + c as u16, v).map_err(e)?;
+            }
+        }
         for (c, v) in issue_record(i).iter().enumerate() {
             if c == 3 && !v.is_empty() {
                 ws.write_number(n, c as u16, v.parse::<f64>().unwrap_or(0.0))
@@ -562,6 +674,16 @@ fn write_xlsx(path: &Path, summary: &Summary, results: &[TableResult]) -> Result
     wb.save(path).map_err(e)
 }
 
+/// The 处理结果 dropdown: the three decisions, and what each needs.
+fn decision_dropdown() -> Result<DataValidation, rust_xlsxwriter::XlsxError> {
+    DataValidation::new()
+        .allow_list_strings(&Decision::ZH)?
+        .set_input_title("处理结果")?
+        .set_input_message("确认：确为错误；误报：规则误判，须填处理说明；例外：特殊情况予以认可，须填处理说明和批准人")?
+        .set_error_title("处理结果无效")?
+        .set_error_message("请从下拉列表选择：确认、误报或例外")
+}
+
 /// The 说明 sheet: what the figures count and when a table fails, with this run's limits.
 fn definitions(summary: &Summary) -> Vec<String> {
     vec![
@@ -583,6 +705,7 @@ fn definitions(summary: &Summary) -> Vec<String> {
             summary.pass_threshold * 100.0
         ),
         "面图层（如房屋建筑轮廓）无经纬度列时，以面内代表点（保证落在面内，非质心）的经纬度做点位检查（所在乡镇、火星坐标偏移、经纬度填反）。".into(),
+        "问题处理：在“问题清单”的“处理结果”列选择 确认（确为错误）、误报（须填处理说明）或 例外（须填处理说明和批准人），用 riskcensus review import 导入处理文件后重新运行。误报和例外不再计入差错率，也不再退回记录；记录修改后原处理标为“记录已变更，请复核”，不再生效。".into(),
     ]
 }
 

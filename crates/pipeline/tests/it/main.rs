@@ -15,6 +15,7 @@ mod changes;
 mod columns;
 mod levels;
 mod qc_rate;
+mod review;
 
 fn generate(dir: &Path, buildings: u64, geometry: BuildingGeometry) -> riskcensus_synth::Summary {
     let mut o = Options::new("530402", dir);
@@ -569,6 +570,7 @@ fn shuffled_rows_and_thread_counts_change_no_score() {
         let v2 = riskcensus_pipeline::Validated {
             summary: v.summary.clone(),
             results,
+            reviews: v.reviews.clone(),
             units: Some(units),
         };
         let mut run2 = run.clone();
