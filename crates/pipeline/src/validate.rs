@@ -238,7 +238,11 @@ fn validate_indicators(
         VectorOptions { reproject: false },
     )?;
     let (result, table_review) = check_table_reviewed(raw, schema, ctx, &mut review);
-    tracing::info!(rows = result.rows_read, clean = result.rows_clean, "indicators checked");
+    tracing::info!(
+        rows = result.rows_read,
+        clean = result.rows_clean,
+        "indicators checked"
+    );
     progress("report", 2, 2);
     let results = vec![result];
     let reviews = vec![table_review];

@@ -597,6 +597,12 @@ fn write_xlsx(
         ws.write_string(r, 10, reasons_zh(&t.fail_reasons))
             .map_err(e)?;
     }
+    // Wide enough for a 9-digit code and a township's name, so a printout does not cut them.
+    ws.set_column_width(0, 16).map_err(e)?;
+    ws.set_column_width(1, 12).map_err(e)?;
+    ws.set_column_width(2, 16).map_err(e)?;
+    ws.set_column_width(9, 12).map_err(e)?;
+    ws.set_column_width(10, 30).map_err(e)?;
     ws.set_freeze_panes(1, 0).map_err(e)?;
     ws.autofilter(0, 0, summary.townships.len() as u32, head.len() as u16 - 1)
         .map_err(e)?;
