@@ -558,7 +558,13 @@ pub fn write_all(
     let all: Vec<&Issue> = v.results.iter().flat_map(|r| &r.issues).collect();
     let mut by_county: BTreeMap<String, Vec<&Issue>> = BTreeMap::new();
     for i in all {
-        let c = partition_county(i.unit.as_deref(), &run.region_code);
+        // A record without a valid township: an issue whose value is a code of a county inside the
+        // region (an unknown township of 530381) goes to that county rather than `unassigned`.
+        let code = i.unit.as_deref().or_else(|| {
+            divisions::county_of(&i.value)
+                .filter(|c| c.starts_with(divisions::region_prefix(&run.region_code)))
+        });
+        let c = partition_county(code, &run.region_code);
         by_county.entry(c).or_default().push(i);
     }
     for (county, issues) in by_county {

@@ -194,8 +194,9 @@ fn a_city_run_is_named_for_the_city_and_partitioned_by_county() {
     );
 
     // Partitions: the two counties, each holding only its own units; a hazard zone goes to the
-    // county it overlaps most. An issue of a record with no valid township has no county in a city
-    // run: `county=unassigned`, never the city's code.
+    // county it overlaps most. An issue of a record with no valid township goes to the county its
+    // value names (an unknown township code of 530381), else (no code to go by) to
+    // `county=unassigned`, never the city's code.
     let parts = partitions(&run.out_dir.join("parquet"));
     for (table, folders) in &parts {
         assert!(
@@ -224,6 +225,24 @@ fn a_city_run_is_named_for_the_city_and_partitioned_by_county() {
         }
     }
     assert!(parts["unit_risk"].values().all(|codes| !codes.is_empty()));
+    {
+        use polars::prelude::*;
+        let f = std::fs::File::open(
+            run.out_dir
+                .join("parquet/issues/county=unassigned/part-0.parquet"),
+        )
+        .unwrap();
+        let df = ParquetReader::new(f).finish().unwrap();
+        let rules = df.column("rule").unwrap().str().unwrap().clone();
+        let values = df.column("value").unwrap().str().unwrap().clone();
+        for (rule, value) in rules.iter().zip(values.iter()) {
+            assert!(
+                !(rule == Some("unknown_township_code")
+                    && COUNTIES.iter().any(|c| value.unwrap_or("").starts_with(c))),
+                "{rule:?} {value:?} names its county but is unassigned"
+            );
+        }
+    }
 }
 
 /// A run of the shipped NRI indicator example under another region code and name: its package.
