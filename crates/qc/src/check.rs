@@ -546,6 +546,30 @@ fn township_problem(
     }
 }
 
+/// A unit code of no edition of the division list, with the current code of the same name when the
+/// record carries one.
+fn unknown_unit(
+    ctx: &Context<'_>,
+    f: &FieldSchema,
+    code: &str,
+    name: Option<&str>,
+) -> (&'static str, String, String) {
+    let (mean_zh, mean_en) = codes::suggestion(codes::did_you_mean(ctx, code, name));
+    (
+        "unknown_unit_code",
+        format!(
+            "“{}”{code} 不在 {} 统计用区划代码中（旧版代码？）{mean_zh}",
+            f.name_zh,
+            riskcensus_schema::divisions::EDITION
+        ),
+        format!(
+            "{}: unit code {code} is not in the division list ({}): a code of another edition?{mean_en}",
+            f.code,
+            riskcensus_schema::divisions::EDITION
+        ),
+    )
+}
+
 /// The code of a unit layer (checked before any units exist) that no township rule covers, e.g. a
 /// county layer: it must be a code of the registry's edition, or one the change list retired in
 /// favour of one (the unit is then graded under its successor, merged with any other unit the
@@ -596,22 +620,7 @@ fn unit_layer_code(
                 "unit code {code} was retired; it is now {new}, which is not in the NBS 2023 division list"
             ),
         )),
-        (false, None) => {
-            let (mean_zh, mean_en) = codes::suggestion(codes::did_you_mean(ctx, code, name));
-            Some((
-                "unknown_unit_code",
-                format!(
-                    "“{}”{code} 不在 {} 统计用区划代码中（旧版代码？）{mean_zh}",
-                    f.name_zh,
-                    riskcensus_schema::divisions::EDITION
-                ),
-                format!(
-                    "{}: unit code {code} is not in the division list ({}): a code of another edition?{mean_en}",
-                    f.code,
-                    riskcensus_schema::divisions::EDITION
-                ),
-            ))
-        }
+        (false, None) => Some(unknown_unit(ctx, f, code, name)),
     };
     let ok = problem.is_none();
     if let Some((rule, zh, en)) = problem {
@@ -701,20 +710,7 @@ fn unit_code_rule(
             format!("unit code {code} was retired ({en}); its figures belong in {new}'s row"),
         ))
     } else if ctx.registry.get(&code).is_none() {
-        let (mean_zh, mean_en) = codes::suggestion(codes::did_you_mean(ctx, &code, name));
-        Some((
-            "unknown_unit_code",
-            format!(
-                "“{}”{code} 不在 {} 统计用区划代码中（旧版代码？）{mean_zh}",
-                f.name_zh,
-                riskcensus_schema::divisions::EDITION
-            ),
-            format!(
-                "{}: unit code {code} is not in the division list ({}): a code of another edition?{mean_en}",
-                f.code,
-                riskcensus_schema::divisions::EDITION
-            ),
-        ))
+        Some(unknown_unit(ctx, f, &code, name))
     } else {
         None
     };
