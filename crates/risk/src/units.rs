@@ -263,16 +263,14 @@ pub fn locate(table: &CleanTable, schema: &TableSchema) -> Vec<Located> {
         .rows
         .par_iter()
         .map(|r| {
-            let footprint = match r.geometry.as_deref().map(parse_wkb) {
-                Some(Ok(Geom::Polygon(mp))) => Some(mp),
-                _ => None,
+            // The geometry parsed once: a footprint, or a point.
+            let (footprint, from_geometry) = match r.geometry.as_deref().map(parse_wkb) {
+                Some(Ok(Geom::Polygon(mp))) => (Some(mp), None),
+                Some(Ok(Geom::Point(p))) => (None, Some((p.x(), p.y()))),
+                _ => (None, None),
             };
             let from_fields =
                 pf.and_then(|(a, b)| Some((r.values[a].as_f64()?, r.values[b].as_f64()?)));
-            let from_geometry = match r.geometry.as_deref().map(parse_wkb) {
-                Some(Ok(Geom::Point(p))) => Some((p.x(), p.y())),
-                _ => None,
-            };
             // Inside the footprint, as QC checked it (a centroid can fall outside).
             let point = from_fields.or(from_geometry).or_else(|| {
                 footprint
