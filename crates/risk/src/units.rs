@@ -337,6 +337,24 @@ pub fn assign(
     located: &[Located],
     units: &UnitSet,
 ) -> (RecordUnits, Assignment) {
+    // Unit codes by value, and the lengths they come in: a declared code is looked up whole, then by
+    // each shorter unit-code length (a township code in a county run), not compared with every unit.
+    let by_code: std::collections::HashMap<&str, &str> = units
+        .units
+        .iter()
+        .map(|u| (u.code.as_str(), u.code.as_str()))
+        .collect();
+    let mut lengths: Vec<usize> = units.units.iter().map(|u| u.code.len()).collect();
+    lengths.sort_unstable_by(|a, b| b.cmp(a));
+    lengths.dedup();
+    let unit_of = |c: &str| -> Option<&str> {
+        by_code.get(c).copied().or_else(|| {
+            lengths
+                .iter()
+                .filter(|&&n| n < c.len())
+                .find_map(|&n| by_code.get(c.get(..n)?).copied())
+        })
+    };
     let results: Vec<(Option<String>, u8)> = table
         .rows
         .par_iter()
@@ -347,13 +365,7 @@ pub fn assign(
                 .unit
                 .as_deref()
                 .filter(|_| !r.unit_from_point)
-                .and_then(|c| {
-                    units
-                        .units
-                        .iter()
-                        .map(|u| u.code.as_str())
-                        .find(|u| c == *u || (c.len() > u.len() && c.starts_with(u)))
-                });
+                .and_then(unit_of);
             if let Some(fp) = &l.footprint
                 && let Some(u) = units.largest_overlap(fp)
             {
