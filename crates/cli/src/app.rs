@@ -114,6 +114,11 @@ enum Command {
     },
     /// Generate a seeded synthetic census county with realistic defects and their ground truth.
     GenFixtures(GenArgs),
+    /// Write blank survey forms (xlsx) from the census schemas: title, the two-row header the readers
+    /// expect, field notes, dropdowns from the code lists, formats and a 填表说明 sheet.
+    ///
+    /// Example: riskcensus template fwjz czt_xx --out forms --township 530402001
+    Template(crate::template::TemplateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -195,6 +200,7 @@ fn dispatch(command: Command) -> Result<i32> {
     match command {
         Command::Run { pipeline, out } => run(&pipeline, out.as_deref()),
         Command::GenFixtures(args) => gen_fixtures(args),
+        Command::Template(args) => crate::template::template(args),
         Command::Validate { pipeline, out } => validate(&pipeline, out.as_deref()),
         Command::Schema { table, dir } => schema(table.as_deref(), dir.as_deref()),
         Command::Inspect {

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 mod corpus;
+mod versions;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_riskcensus"))
@@ -66,6 +67,7 @@ fn version_and_help_on_every_subcommand() {
         vec!["query", "--help"],
         vec!["verify", "--help"],
         vec!["inspect", "--help"],
+        vec!["template", "--help"],
     ] {
         let o = run(&sub);
         assert_eq!(o.status.code(), Some(0), "{sub:?}");

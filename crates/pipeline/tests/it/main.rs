@@ -14,6 +14,7 @@ mod assignment;
 mod columns;
 mod levels;
 mod qc_rate;
+mod template;
 
 fn generate(dir: &Path, buildings: u64, geometry: BuildingGeometry) -> riskcensus_synth::Summary {
     let mut o = Options::new("530402", dir);
