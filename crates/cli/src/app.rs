@@ -43,6 +43,10 @@ enum Command {
         /// Output root (default: the pipeline's [output] dir); results go to <OUT>/<run name>/.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The county's previous package: put what changed since it into changes/ of the new package,
+        /// and its SHA-256 into the manifest.
+        #[arg(long)]
+        previous: Option<PathBuf>,
     },
     /// Read and quality-check every input of a pipeline; write qc/report.xlsx, summary.json, issues.csv.
     ///
@@ -119,6 +123,11 @@ enum Command {
     ///
     /// Example: riskcensus template fwjz czt_xx --out forms --township 530402001
     Template(crate::template::TemplateArgs),
+    /// What changed between two versions of a county: records added, removed and changed (by
+    /// primary key), unit scores and grades, QC figures and issues, input files (by hash).
+    ///
+    /// Example: riskcensus diff 530402_红塔区_2020_v1.zip out/530402/530402_红塔区_2020.zip --out changes
+    Diff(crate::diff::DiffArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -198,9 +207,14 @@ fn init_logging(cli: &Cli) {
 
 fn dispatch(command: Command) -> Result<i32> {
     match command {
-        Command::Run { pipeline, out } => run(&pipeline, out.as_deref()),
+        Command::Run {
+            pipeline,
+            out,
+            previous,
+        } => run(&pipeline, out.as_deref(), previous),
         Command::GenFixtures(args) => gen_fixtures(args),
         Command::Template(args) => crate::template::template(args),
+        Command::Diff(args) => crate::diff::diff(args),
         Command::Validate { pipeline, out } => validate(&pipeline, out.as_deref()),
         Command::Schema { table, dir } => schema(table.as_deref(), dir.as_deref()),
         Command::Inspect {
@@ -285,12 +299,17 @@ fn print_warnings(run: &riskcensus_pipeline::Run) {
     }
 }
 
-fn run(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32> {
+fn run(
+    pipeline: &std::path::Path,
+    out: Option<&std::path::Path>,
+    previous: Option<PathBuf>,
+) -> Result<i32> {
     let run = riskcensus_pipeline::Run::load(pipeline, out)?;
     print_warnings(&run);
     tracing::info!(run = %run.name, region = %run.region_code, inputs = run.inputs.len(), "pipeline resolved");
     let bar = progress_bar(run.inputs.len() as u64 + 2, "tables");
-    let report = riskcensus_pipeline::run(&run, &mut |what, done, _| {
+    let options = riskcensus_pipeline::RunOptions { previous };
+    let report = riskcensus_pipeline::run_with(&run, &options, &mut |what, done, _| {
         bar.set_message(what.to_owned());
         bar.set_position(done)
     })?;
@@ -327,6 +346,12 @@ fn run(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32>
             "  maps: {} ({} maps, SVG and PNG, A4 at 300 dpi)",
             report.out_dir.join("maps").display(),
             report.maps.len() / 2
+        );
+    }
+    if report.stages_done.contains(&"changes") {
+        println!(
+            "  changes since the previous package: {}",
+            report.out_dir.join("changes").display()
         );
     }
     if let Some(p) = &report.package {

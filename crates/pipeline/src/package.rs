@@ -13,7 +13,7 @@ mod read;
 pub use read::{MAX_MANIFEST_BYTES, MAX_PARQUET_FOOTER_BYTES, unpack, verify};
 
 /// Top-level folders a package may hold (besides `manifest.json`).
-pub const LAYOUT: &[&str] = &["parquet/", "qc/", "maps/", "gis/", "risk/"];
+pub const LAYOUT: &[&str] = &["parquet/", "qc/", "maps/", "gis/", "risk/", "changes/"];
 pub const FORMAT: &str = "riskcensus-package/1";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -62,6 +62,10 @@ pub struct Manifest {
     pub qc: Vec<QcTable>,
     pub tables: Vec<TableRows>,
     pub files: Vec<FileEntry>,
+    /// SHA-256 of the package this one follows (`run --previous`), whose differences are under
+    /// `changes/`: packages of one county form a chain anyone can check by hashing the earlier file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_package_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -136,6 +140,8 @@ pub struct Identity {
     /// SHA-256 of the pipeline file (of the model, for a provincial merge).
     pub pipeline_sha256: String,
     pub schema_files: Vec<String>,
+    /// SHA-256 of the package this one follows, if any.
+    pub previous_package_sha256: Option<String>,
 }
 
 /// Builds the package from a finished run's output directory; returns its path.
@@ -144,7 +150,18 @@ pub fn build(
     inputs: &[HashedInput],
     qc: &riskcensus_qc::report::Summary,
 ) -> Result<PathBuf> {
+    build_linked(run, inputs, qc, None)
+}
+
+/// Builds the package, its manifest linking the previous package's SHA-256 when given.
+pub fn build_linked(
+    run: &Run,
+    inputs: &[HashedInput],
+    qc: &riskcensus_qc::report::Summary,
+    previous_package_sha256: Option<String>,
+) -> Result<PathBuf> {
     let id = Identity {
+        previous_package_sha256,
         run: run.name.clone(),
         region_code: run.region_code.clone(),
         region_name: run.region_name.clone(),
@@ -256,6 +273,7 @@ pub fn build_from(
         qc,
         tables,
         files: entries,
+        previous_package_sha256: id.previous_package_sha256.clone(),
     };
     let name = format!(
         "{}_{}_{}.zip",

@@ -68,6 +68,7 @@ fn version_and_help_on_every_subcommand() {
         vec!["verify", "--help"],
         vec!["inspect", "--help"],
         vec!["template", "--help"],
+        vec!["diff", "--help"],
     ] {
         let o = run(&sub);
         assert_eq!(o.status.code(), Some(0), "{sub:?}");

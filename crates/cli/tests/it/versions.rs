@@ -46,3 +46,66 @@ fn template_writes_forms_and_names_what_it_cannot_make() {
         stderr(&o)
     );
 }
+
+/// A generated county run twice, the second with `--previous`: `diff` of a package with itself says
+/// "no changes" and writes its xlsx and json; the second run names its changes folder; a diff of
+/// something that is neither a package nor an output directory is one error with a hint.
+#[test]
+fn diff_and_run_previous_from_the_command_line() {
+    let d = tempfile::tempdir().unwrap();
+    let county = d.path().join("county");
+    let o = run(&[
+        "gen-fixtures",
+        "--county",
+        "530402",
+        "--buildings",
+        "1000",
+        "--out",
+        county.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let pipeline = county.join("pipeline.toml");
+    let out1 = d.path().join("o1");
+    let o = run(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--out",
+        out1.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let pkg = out1.join("530402_synthetic/530402_红塔区_2020.zip");
+    assert!(pkg.is_file());
+    let report = d.path().join("report");
+    let o = run(&[
+        "diff",
+        pkg.to_str().unwrap(),
+        pkg.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("no changes"), "{}", stdout(&o));
+    assert!(report.join("diff.xlsx").is_file() && report.join("diff.json").is_file());
+    let out2 = d.path().join("o2");
+    let o = run(&[
+        "run",
+        pipeline.to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+        "--previous",
+        pkg.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("changes since the previous package"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&["diff", county.to_str().unwrap(), pkg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no parquet/") && stderr(&o).contains("hint"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -12,6 +12,7 @@ use riskcensus_synth::{BuildingGeometry, Options};
 
 mod assignment;
 mod columns;
+mod diff;
 mod levels;
 mod qc_rate;
 mod template;
