@@ -128,6 +128,11 @@ enum Command {
     ///
     /// Example: riskcensus diff 530402_红塔区_2020_v1.zip out/530402/530402_红塔区_2020.zip --out changes
     Diff(crate::diff::DiffArgs),
+    /// Run many counties: in parallel, skipping those whose package matches their inputs, going on
+    /// when one fails; ends with a status table (batch_status.csv/.json) and, with --merge, the merge.
+    ///
+    /// Example: riskcensus batch counties/ --out out --jobs 2 --merge out/province
+    Batch(crate::batch::BatchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -215,6 +220,7 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::GenFixtures(args) => gen_fixtures(args),
         Command::Template(args) => crate::template::template(args),
         Command::Diff(args) => crate::diff::diff(args),
+        Command::Batch(args) => crate::batch::batch(args),
         Command::Validate { pipeline, out } => validate(&pipeline, out.as_deref()),
         Command::Schema { table, dir } => schema(table.as_deref(), dir.as_deref()),
         Command::Inspect {

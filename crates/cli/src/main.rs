@@ -1,6 +1,7 @@
 //! `riskcensus`: the command census offices, reviewers and provincial offices run.
 
 mod app;
+mod batch;
 mod diff;
 mod template;
 

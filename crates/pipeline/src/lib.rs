@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod batch;
 pub mod columns;
 pub mod diff;
 mod geoparquet;

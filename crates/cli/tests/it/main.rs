@@ -69,6 +69,7 @@ fn version_and_help_on_every_subcommand() {
         vec!["inspect", "--help"],
         vec!["template", "--help"],
         vec!["diff", "--help"],
+        vec!["batch", "--help"],
     ] {
         let o = run(&sub);
         assert_eq!(o.status.code(), Some(0), "{sub:?}");

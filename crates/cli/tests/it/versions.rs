@@ -109,3 +109,53 @@ fn diff_and_run_previous_from_the_command_line() {
         stderr(&o)
     );
 }
+
+/// `batch` over a folder of two counties, one with a workbook cut short: exit 1, the good county's
+/// package, the status table naming the broken file; run again, the good county is up to date.
+#[test]
+fn batch_goes_on_past_a_broken_county_and_says_why() {
+    let d = tempfile::tempdir().unwrap();
+    let counties = d.path().join("counties");
+    for code in ["530402", "530381"] {
+        let o = run(&[
+            "gen-fixtures",
+            "--county",
+            code,
+            "--buildings",
+            "1000",
+            "--out",
+            counties.join(code).to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let broken = counties.join("530381/fwjz.xlsx");
+    let bytes = std::fs::read(&broken).unwrap();
+    std::fs::write(&broken, &bytes[..5000]).unwrap();
+    let out = d.path().join("out");
+    let args = [
+        "batch",
+        counties.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--jobs",
+        "2",
+    ];
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let s = stdout(&o);
+    assert!(
+        s.contains("530381") && s.contains("failed") && s.contains("fwjz.xlsx"),
+        "{s}"
+    );
+    assert!(
+        s.contains("1 ran and passed") && s.contains("1 failed"),
+        "{s}"
+    );
+    assert!(
+        out.join("530402_synthetic/530402_红塔区_2020.zip")
+            .is_file()
+    );
+    assert!(out.join("batch_status.csv").is_file());
+    let o = run(&args);
+    assert!(stdout(&o).contains("1 up to date"), "{}", stdout(&o));
+}

@@ -11,6 +11,7 @@ use riskcensus_pipeline::{Run, maps, validate};
 use riskcensus_synth::{BuildingGeometry, Options};
 
 mod assignment;
+mod batch;
 mod columns;
 mod diff;
 mod levels;
