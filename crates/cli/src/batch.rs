@@ -25,6 +25,10 @@ pub struct BatchArgs {
     /// Then merge the counties' packages into this directory (as `riskcensus merge --out`).
     #[arg(long)]
     merge: Option<PathBuf>,
+    /// Run only the county of this 0-based index (a scheduler's array task: $SLURM_ARRAY_TASK_ID,
+    /// $JOB_COMPLETION_INDEX); its status goes to <OUT>/batch_status_task<N>.csv.
+    #[arg(long, conflicts_with = "merge")]
+    task: Option<usize>,
 }
 
 fn line(c: &CountyStatus) -> String {
@@ -49,12 +53,18 @@ fn line(c: &CountyStatus) -> String {
 }
 
 pub fn batch(args: BatchArgs) -> Result<i32> {
-    let pipelines = batch::find_pipelines(&args.inputs)?;
+    let mut pipelines = batch::find_pipelines(&args.inputs)?;
+    let mut status_name = "batch_status".to_owned();
+    if let Some(k) = args.task {
+        pipelines = vec![batch::task_pipeline(&pipelines, k)?];
+        status_name = format!("batch_status_task{k}");
+    }
     let opts = BatchOptions {
         out: args.out.clone(),
         jobs: args.jobs.max(1),
         memory_budget: args.memory_gib.map(|g| (g * (1u64 << 30) as f64) as u64),
         force: args.force,
+        status_name,
     };
     println!(
         "{} counties, {} at a time, into {}",

@@ -28,6 +28,36 @@ pub struct BatchOptions {
     pub memory_budget: Option<u64>,
     /// Run every county even when its package matches its inputs.
     pub force: bool,
+    /// File name (without extension) of the status table under `out`: `batch_status`, or one per
+    /// task when a scheduler runs one county per task (`batch_status_task7`), so tasks do not write
+    /// over each other.
+    pub status_name: String,
+}
+
+impl BatchOptions {
+    pub fn new(out: impl Into<PathBuf>) -> BatchOptions {
+        BatchOptions {
+            out: out.into(),
+            jobs: 1,
+            memory_budget: None,
+            force: false,
+            status_name: "batch_status".into(),
+        }
+    }
+}
+
+/// The one pipeline a scheduler's task `index` (0-based: `SLURM_ARRAY_TASK_ID`,
+/// `JOB_COMPLETION_INDEX`) runs, out of those the arguments name.
+pub fn task_pipeline(pipelines: &[PathBuf], index: usize) -> Result<PathBuf> {
+    pipelines.get(index).cloned().ok_or_else(|| Error::Invalid {
+        path: PathBuf::from(format!("task {index}")),
+        message: format!(
+            "there are {} pipelines, so task indices run 0 to {}",
+            pipelines.len(),
+            pipelines.len().saturating_sub(1)
+        ),
+        hint: "submit the array as --array=0-<count - 1> (Slurm) or completions: <count> (Kubernetes)".into(),
+    })
 }
 
 /// Peak memory of a run per byte of its inputs: a rough planning figure for the budget (xlsx inputs
@@ -413,8 +443,8 @@ pub fn batch(
         counties,
         jobs,
         seconds: started.elapsed().as_secs_f64(),
-        status_csv: opts.out.join("batch_status.csv"),
-        status_json: opts.out.join("batch_status.json"),
+        status_csv: opts.out.join(format!("{}.csv", opts.status_name)),
+        status_json: opts.out.join(format!("{}.json", opts.status_name)),
     };
     write_status(&mut report)?;
     Ok(report)

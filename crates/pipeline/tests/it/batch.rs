@@ -27,10 +27,8 @@ fn three_counties_one_broken_give_two_packages_and_a_status_naming_the_broken_on
     let pipelines = find_pipelines(std::slice::from_ref(&root)).unwrap();
     assert_eq!(pipelines.len(), 3);
     let opts = BatchOptions {
-        out: d.path().join("out"),
         jobs: 2,
-        memory_budget: None,
-        force: false,
+        ..BatchOptions::new(d.path().join("out"))
     };
     let heard = std::sync::Mutex::new(Vec::new());
     let r = batch(&pipelines, &opts, &|done, total, c| {
