@@ -56,7 +56,9 @@ pub fn task_pipeline(pipelines: &[PathBuf], index: usize) -> Result<PathBuf> {
             pipelines.len(),
             pipelines.len().saturating_sub(1)
         ),
-        hint: "submit the array as --array=0-<count - 1> (Slurm) or completions: <count> (Kubernetes)".into(),
+        hint:
+            "submit the array as --array=0-<count - 1> (Slurm) or completions: <count> (Kubernetes)"
+                .into(),
     })
 }
 
