@@ -36,10 +36,10 @@ trap cleanup EXIT
 mkdir -p "$WORK/munge" /run/munge
 dd if=/dev/urandom bs=1 count=1024 of="$WORK/munge/munge.key" status=none
 chmod 700 "$WORK/munge"; chmod 400 "$WORK/munge/munge.key"
-chown -R munge:munge "$WORK/munge" /run/munge 2>/dev/null || true
 munged --foreground --force --key-file="$WORK/munge/munge.key" \
     --socket=/run/munge/munge.socket.2 --pid-file="$WORK/munge/munged.pid" \
-    --log-file="$WORK/munge/munged.log" --seed-file="$WORK/munge/munged.seed" &
+    --log-file="$WORK/munge/munged.log" --seed-file="$WORK/munge/munged.seed" \
+    2> "$WORK/munge/munged.out" &
 pids+=($!)
 sleep 1
 
@@ -108,14 +108,14 @@ echo "wall time from submit to merge done: $(echo "$end - $start" | bc) s"
 sacct -j "$array,$merge" -o JobID,JobName,State,ExitCode,Elapsed 2>/dev/null \
     || scontrol show job "$merge" | grep -E 'JobState|ExitCode' || true
 echo "--- status table"
-cat "$WORK/out/batch_status.csv"
+cat "$WORK/out/batch_status.csv" || true
 echo
 fail=0
 for c in 530402 530302; do
-    ls "$WORK/out/${c}_synthetic/"*.zip > /dev/null || { echo "FAIL: no package for $c"; fail=1; }
+    ls "$WORK/out/${c}_synthetic/"*.zip > /dev/null 2>&1 || { echo "FAIL: no package for $c"; fail=1; }
 done
-grep -q '"530381".*failed.*fwjz.xlsx' "$WORK/out/batch_status.csv" || { echo "FAIL: 530381 not named as failed"; fail=1; }
-ls "$WORK/out/merged/"*.zip > /dev/null || { echo "FAIL: no merged package"; fail=1; }
+grep -qs '"530381".*failed.*fwjz.xlsx' "$WORK/out/batch_status.csv" || { echo "FAIL: 530381 not named as failed"; fail=1; }
+ls "$WORK/out/merged/"*.zip > /dev/null 2>&1 || { echo "FAIL: no merged package"; fail=1; }
 for t in 0 1 2; do
     [ -f "$WORK/out/batch_status_task$t.csv" ] || { echo "FAIL: task $t wrote no status"; fail=1; }
 done
