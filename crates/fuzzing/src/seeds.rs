@@ -354,6 +354,7 @@ fn package() -> Vec<Seed> {
                 sha256: sha256(bytes),
             })
             .collect(),
+        previous_package_sha256: None,
     };
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     for (path, bytes) in &files {
