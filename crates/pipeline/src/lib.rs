@@ -8,6 +8,7 @@ mod gis;
 pub mod maps;
 pub mod merge;
 pub mod package;
+pub mod progress;
 pub mod query;
 mod risk;
 mod spec;

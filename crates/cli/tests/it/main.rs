@@ -70,6 +70,7 @@ fn version_and_help_on_every_subcommand() {
         vec!["template", "--help"],
         vec!["diff", "--help"],
         vec!["batch", "--help"],
+        vec!["progress", "--help"],
     ] {
         let o = run(&sub);
         assert_eq!(o.status.code(), Some(0), "{sub:?}");

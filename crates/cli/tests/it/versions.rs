@@ -159,3 +159,65 @@ fn batch_goes_on_past_a_broken_county_and_says_why() {
     let o = run(&args);
     assert!(stdout(&o).contains("1 up to date"), "{}", stdout(&o));
 }
+
+/// `progress` on a generated county's pipeline prints 整体进度 and writes xlsx, json and the map; a
+/// targets file with a count that is not a number is one error naming its line.
+#[test]
+fn progress_prints_the_county_total_and_names_a_bad_targets_line() {
+    let d = tempfile::tempdir().unwrap();
+    let county = d.path().join("county");
+    let o = run(&[
+        "gen-fixtures",
+        "--county",
+        "530402",
+        "--buildings",
+        "1000",
+        "--out",
+        county.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let targets = d.path().join("targets.csv");
+    std::fs::write(
+        &targets,
+        "township_code,table,expected\n530402001,fwjz,1000\n",
+    )
+    .unwrap();
+    let out = d.path().join("p");
+    let o = run(&[
+        "progress",
+        county.join("pipeline.toml").to_str().unwrap(),
+        "--targets",
+        targets.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("整体进度"), "{}", stdout(&o));
+    for f in [
+        "progress.xlsx",
+        "progress.json",
+        "progress_map.svg",
+        "progress_map.png",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    std::fs::write(
+        &targets,
+        "township_code,table,expected\n530402001,fwjz,many\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "progress",
+        county.join("pipeline.toml").to_str().unwrap(),
+        "--targets",
+        targets.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("line 2") && stderr(&o).contains("\"many\""),
+        "{}",
+        stderr(&o)
+    );
+}

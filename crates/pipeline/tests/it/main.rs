@@ -15,6 +15,7 @@ mod batch;
 mod columns;
 mod diff;
 mod levels;
+mod progress;
 mod qc_rate;
 mod template;
 
