@@ -137,7 +137,7 @@ enum Command {
     /// a targets file), the share done, the county's total; as xlsx, json and a progress map.
     ///
     /// Example: riskcensus progress county/pipeline.toml --targets targets.csv --out progress
-    Progress(crate::batch::ProgressArgs),
+    Progress(crate::progress::ProgressArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -226,7 +226,7 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::Template(args) => crate::template::template(args),
         Command::Diff(args) => crate::diff::diff(args),
         Command::Batch(args) => crate::batch::batch(args),
-        Command::Progress(args) => crate::batch::progress(args),
+        Command::Progress(args) => crate::progress::progress(args),
         Command::Validate { pipeline, out } => validate(&pipeline, out.as_deref()),
         Command::Schema { table, dir } => schema(table.as_deref(), dir.as_deref()),
         Command::Inspect {

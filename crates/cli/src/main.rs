@@ -3,6 +3,7 @@
 mod app;
 mod batch;
 mod diff;
+mod progress;
 mod template;
 
 fn main() {
