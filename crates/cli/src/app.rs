@@ -43,6 +43,10 @@ enum Command {
         /// Output root (default: the pipeline's [output] dir); results go to <OUT>/<run name>/.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The county's previous package: put what changed since it into changes/ of the new package,
+        /// and its SHA-256 into the manifest.
+        #[arg(long)]
+        previous: Option<PathBuf>,
     },
     /// Read and quality-check every input of a pipeline; write qc/report.xlsx, summary.json, issues.csv.
     ///
@@ -121,6 +125,26 @@ enum Command {
     /// the townships' return lists, record a tier in a package.
     #[command(subcommand)]
     Review(crate::review::ReviewCmd),
+    /// Write blank survey forms (xlsx) from the census schemas: title, the two-row header the readers
+    /// expect, field notes, dropdowns from the code lists, formats and a 填表说明 sheet.
+    ///
+    /// Example: riskcensus template fwjz czt_xx --out forms --township 530402001
+    Template(crate::template::TemplateArgs),
+    /// What changed between two versions of a county: records added, removed and changed (by
+    /// primary key), unit scores and grades, QC figures and issues, input files (by hash).
+    ///
+    /// Example: riskcensus diff 530402_红塔区_2020_v1.zip out/530402/530402_红塔区_2020.zip --out changes
+    Diff(crate::diff::DiffArgs),
+    /// Run many counties: in parallel, skipping those whose package matches their inputs, going on
+    /// when one fails; ends with a status table (batch_status.csv/.json) and, with --merge, the merge.
+    ///
+    /// Example: riskcensus batch counties/ --out out --jobs 2 --merge out/province
+    Batch(crate::batch::BatchArgs),
+    /// Survey progress (进度): per township and table, records surveyed, passed QC and expected (from
+    /// a targets file), the share done, the county's total; as xlsx, json and a progress map.
+    ///
+    /// Example: riskcensus progress county/pipeline.toml --targets targets.csv --out progress
+    Progress(crate::progress::ProgressArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -200,8 +224,16 @@ fn init_logging(cli: &Cli) {
 
 fn dispatch(command: Command) -> Result<i32> {
     match command {
-        Command::Run { pipeline, out } => run(&pipeline, out.as_deref()),
+        Command::Run {
+            pipeline,
+            out,
+            previous,
+        } => run(&pipeline, out.as_deref(), previous),
         Command::GenFixtures(args) => gen_fixtures(args),
+        Command::Template(args) => crate::template::template(args),
+        Command::Diff(args) => crate::diff::diff(args),
+        Command::Batch(args) => crate::batch::batch(args),
+        Command::Progress(args) => crate::progress::progress(args),
         Command::Validate { pipeline, out } => validate(&pipeline, out.as_deref()),
         Command::Schema { table, dir } => schema(table.as_deref(), dir.as_deref()),
         Command::Inspect {
@@ -291,12 +323,17 @@ fn print_warnings(run: &riskcensus_pipeline::Run) {
     }
 }
 
-fn run(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32> {
+fn run(
+    pipeline: &std::path::Path,
+    out: Option<&std::path::Path>,
+    previous: Option<PathBuf>,
+) -> Result<i32> {
     let run = riskcensus_pipeline::Run::load(pipeline, out)?;
     print_warnings(&run);
     tracing::info!(run = %run.name, region = %run.region_code, inputs = run.inputs.len(), "pipeline resolved");
     let bar = progress_bar(run.inputs.len() as u64 + 2, "tables");
-    let report = riskcensus_pipeline::run(&run, &mut |what, done, _| {
+    let options = riskcensus_pipeline::RunOptions { previous };
+    let report = riskcensus_pipeline::run_with(&run, &options, &mut |what, done, _| {
         bar.set_message(what.to_owned());
         bar.set_position(done)
     })?;
@@ -333,6 +370,12 @@ fn run(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result<i32>
             "  maps: {} ({} maps, SVG and PNG, A4 at 300 dpi)",
             report.out_dir.join("maps").display(),
             report.maps.len() / 2
+        );
+    }
+    if report.stages_done.contains(&"changes") {
+        println!(
+            "  changes since the previous package: {}",
+            report.out_dir.join("changes").display()
         );
     }
     if let Some(p) = &report.package {

@@ -2,6 +2,10 @@
 
 mod app;
 mod review;
+mod batch;
+mod diff;
+mod progress;
+mod template;
 
 fn main() {
     std::process::exit(app::main());

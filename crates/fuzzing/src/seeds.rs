@@ -355,6 +355,7 @@ fn package() -> Vec<Seed> {
             })
             .collect(),
         tiers: Vec::new(),
+        previous_package_sha256: None,
     };
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     for (path, bytes) in &files {

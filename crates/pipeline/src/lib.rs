@@ -1,12 +1,15 @@
 #![doc = include_str!("../README.md")]
 
+pub mod batch;
 pub mod columns;
+pub mod diff;
 mod geoparquet;
 mod gis;
 pub mod indicators;
 pub mod maps;
 pub mod merge;
 pub mod package;
+pub mod progress;
 pub mod query;
 pub mod review;
 mod risk;
@@ -214,6 +217,23 @@ pub fn hash_inputs(run: &Run) -> Result<Vec<HashedInput>> {
 /// Runs the pipeline as far as it is built: resolve, hash the inputs into `inputs.json`, then ingest
 /// and QC (writing `qc/`).
 pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunReport> {
+    run_with(run, &RunOptions::default(), progress)
+}
+
+/// What a run does beyond its pipeline file.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// The county's previous package: the run writes `changes/` (what changed since it) into the new
+    /// package and links the previous package's SHA-256 in the manifest.
+    pub previous: Option<PathBuf>,
+}
+
+/// [`run`], with options.
+pub fn run_with(
+    run: &Run,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(&str, u64, u64),
+) -> Result<RunReport> {
     let mut inputs = hash_inputs(run)?;
     if let Some(t) = &run.indicator_table {
         let (bytes, sha256) = sha256_file(&t.resolved).map_err(|source| Error::Input {
@@ -237,12 +257,28 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
         &scored.records,
         scored.risk.as_ref().map(|r| &r.df),
     )?;
+    let previous = match &options.previous {
+        Some(p) => {
+            progress("changes since the previous package", 0, 1);
+            let hashed: Vec<package::InputHash> = inputs
+                .iter()
+                .map(|i| package::InputHash {
+                    table: i.table.clone(),
+                    path: i.path.clone(),
+                    bytes: i.bytes,
+                    sha256: i.sha256.clone(),
+                })
+                .collect();
+            Some(diff::write_changes(p, &run.out_dir, &hashed)?.0)
+        }
+        None => None,
+    };
     // A package says "these are the graded units": with none graded there is nothing to upload,
     // and the outputs stay for the office to see why.
     let not_packaged = nothing_graded(&scored);
     let package = match &not_packaged {
         None => {
-            let package = package::build(run, &inputs, &validated.summary)?;
+            let package = package::build_linked(run, &inputs, &validated.summary, previous)?;
             review::sign_county(run, &package, validated.summary.passed)?;
             Some(package)
         }
@@ -268,6 +304,7 @@ pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunRep
             ("geoparquet", true),
             ("gis layer", !scored.maps.is_empty()),
             ("maps", !scored.maps.is_empty()),
+            ("changes", options.previous.is_some()),
             ("package", package.is_some()),
         ]
         .into_iter()

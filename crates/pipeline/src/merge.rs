@@ -573,6 +573,7 @@ pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<M
     )?;
 
     let id = Identity {
+        previous_package_sha256: None,
         run: format!("merge of {} counties", counties.len()),
         region_code: region_code.clone(),
         region_name: region_name.clone(),

@@ -13,7 +13,7 @@ mod read;
 pub use read::{MAX_MANIFEST_BYTES, MAX_PARQUET_FOOTER_BYTES, unpack, verify};
 
 /// Top-level folders a package may hold (besides `manifest.json`).
-pub const LAYOUT: &[&str] = &["parquet/", "qc/", "maps/", "gis/", "risk/"];
+pub const LAYOUT: &[&str] = &["parquet/", "qc/", "maps/", "gis/", "risk/", "changes/"];
 pub const FORMAT: &str = "riskcensus-package/1";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -66,6 +66,10 @@ pub struct Manifest {
     /// acceptance); absent in packages from before the review loop.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<crate::review::tier::TierRecord>,
+    /// SHA-256 of the package this one follows (`run --previous`), whose differences are under
+    /// `changes/`: packages of one county form a chain anyone can check by hashing the earlier file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_package_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -140,6 +144,8 @@ pub struct Identity {
     /// SHA-256 of the pipeline file (of the model, for a provincial merge).
     pub pipeline_sha256: String,
     pub schema_files: Vec<String>,
+    /// SHA-256 of the package this one follows, if any.
+    pub previous_package_sha256: Option<String>,
 }
 
 /// Builds the package from a finished run's output directory; returns its path.
@@ -148,7 +154,18 @@ pub fn build(
     inputs: &[HashedInput],
     qc: &riskcensus_qc::report::Summary,
 ) -> Result<PathBuf> {
+    build_linked(run, inputs, qc, None)
+}
+
+/// Builds the package, its manifest linking the previous package's SHA-256 when given.
+pub fn build_linked(
+    run: &Run,
+    inputs: &[HashedInput],
+    qc: &riskcensus_qc::report::Summary,
+    previous_package_sha256: Option<String>,
+) -> Result<PathBuf> {
     let id = Identity {
+        previous_package_sha256,
         run: run.name.clone(),
         region_code: run.region_code.clone(),
         region_name: run.region_name.clone(),
@@ -290,6 +307,7 @@ pub fn build_from(
         tables,
         files: entries,
         tiers: Vec::new(),
+        previous_package_sha256: id.previous_package_sha256.clone(),
     };
     {
         let json = serde_json::to_vec_pretty(&manifest).map_err(|e| werr(&tmp, &e))?;

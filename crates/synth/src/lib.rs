@@ -8,6 +8,7 @@ pub mod hazards;
 pub mod names;
 pub mod table;
 pub mod tables;
+pub mod template;
 pub mod truth;
 pub mod vector;
 mod write;

@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 mod corpus;
 mod review;
+mod versions;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_riskcensus"))
@@ -69,6 +70,10 @@ fn version_and_help_on_every_subcommand() {
         vec!["inspect", "--help"],
         vec!["review", "--help"],
         vec!["review", "sample", "--help"],
+        vec!["template", "--help"],
+        vec!["diff", "--help"],
+        vec!["batch", "--help"],
+        vec!["progress", "--help"],
     ] {
         let o = run(&sub);
         assert_eq!(o.status.code(), Some(0), "{sub:?}");

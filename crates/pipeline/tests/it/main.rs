@@ -12,10 +12,14 @@ use riskcensus_synth::{BuildingGeometry, Options};
 
 mod assignment;
 mod changes;
+mod batch;
 mod columns;
+mod diff;
 mod levels;
+mod progress;
 mod qc_rate;
 mod review;
+mod template;
 
 fn generate(dir: &Path, buildings: u64, geometry: BuildingGeometry) -> riskcensus_synth::Summary {
     let mut o = Options::new("530402", dir);
