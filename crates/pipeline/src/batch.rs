@@ -347,6 +347,11 @@ fn one_county(pipeline: &Path, opts: &BatchOptions, budget: &Budget) -> CountySt
             };
             status.qc_passed = Some(report.qc_passed);
             status.package = report.package.clone();
+            // Ran, but graded no unit: no package to merge, and the status table says why.
+            if let Some(why) = &report.not_packaged {
+                status.outcome = Outcome::Failed;
+                status.error = Some(format!("no package written: {why}"));
+            }
             status.rows = qc_rows(&run.out_dir);
         }
         Ok(Err(e)) => status.error = Some(chain(&e)),
