@@ -352,6 +352,12 @@ fn run(
         if report.qc_passed { "passed" } else { "FAILED" },
         report.out_dir.join("qc").display()
     );
+    if !report.reused.is_empty() {
+        println!(
+            "  unchanged since the last run, not read again: {}",
+            report.reused.join(", ")
+        );
+    }
     if !report.composite_grades.is_empty() {
         let grades: Vec<String> = report
             .composite_grades
@@ -409,6 +415,12 @@ fn validate(pipeline: &std::path::Path, out: Option<&std::path::Path>) -> Result
     })?;
     bar.finish_and_clear();
     let s = &v.summary;
+    if !v.reused.is_empty() {
+        println!(
+            "unchanged since the last run, not read again: {}",
+            v.reused.join(", ")
+        );
+    }
     println!(
         "QC of {} ({} {}), pass threshold {:.2}%, rejected records at most {:.2}%",
         s.run,

@@ -1,10 +1,10 @@
 //! `riskcensus`: the command census offices, reviewers and provincial offices run.
 
 mod app;
-mod review;
 mod batch;
 mod diff;
 mod progress;
+mod review;
 mod template;
 
 fn main() {

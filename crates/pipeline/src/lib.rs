@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod batch;
+mod cache;
 pub mod columns;
 pub mod diff;
 mod geoparquet;
@@ -109,6 +110,10 @@ pub struct RunReport {
     pub package: Option<PathBuf>,
     /// Why no package was written (no unit could be graded).
     pub not_packaged: Option<String>,
+    /// Tables not read and checked again: unchanged since the last run, their result reused.
+    /// Printed and logged, not written: a rerun's outputs are the same bytes as a full run's.
+    #[serde(skip)]
+    pub reused: Vec<String>,
     /// The risk grading maps written (SVG and PNG per score).
     pub maps: Vec<PathBuf>,
     /// Units per composite grade (label, count), highest risk first, when a model ran.
@@ -317,6 +322,7 @@ pub fn run_with(
         },
         package,
         not_packaged,
+        reused: validated.reused.clone(),
         maps: scored.maps.clone(),
         qc_passed: validated.summary.passed,
         composite_grades: scored

@@ -8,7 +8,7 @@ use riskcensus_qc::report::{RunInfo, Summary, summarize};
 use riskcensus_qc::review::{Dispositions, Review, TableReview};
 use riskcensus_qc::{Context, TableResult, check_table_reviewed};
 use riskcensus_risk::units::UnitSet;
-use riskcensus_schema::{GeometryKind, Registry};
+use riskcensus_schema::{GeometryKind, Registry, TableSchema};
 
 use crate::{Error, InputSpec, Result, Run};
 
@@ -21,6 +21,8 @@ pub struct Validated {
     pub reviews: Vec<TableReview>,
     /// The assessment units the records were checked against (`None` for an indicator table).
     pub units: Option<UnitSet>,
+    /// Tables whose checked result was reused from the last run (inputs and rules unchanged).
+    pub reused: Vec<String>,
 }
 
 /// The dispositions the run applies: none without `[review]`, none yet when its file is still to be
@@ -134,8 +136,11 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
             hint: "name a polygon layer, e.g. xzqh_xz".into(),
         });
     }
-    let raw = read_table(units_schema, &[input(units_input)], opts)?;
-    let (units_result, units_review) = check_table_reviewed(raw, units_schema, &ctx, &mut review);
+    let mut tables = Tables::new(run, opts);
+    let units_checked =
+        tables.check(units_schema, &[input(units_input)], &ctx, &mut review, None)?;
+    let units_key = units_checked.key;
+    let (units_result, units_review) = (units_checked.result, units_checked.review);
     // Units under their current codes: a retired code's polygon joins its successor's.
     let unit_set = UnitSet::from_table(
         &units_result.clean,
@@ -153,13 +158,10 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
     for (k, (table, inputs)) in groups.iter().enumerate() {
         progress(table, k as u64 + 1, total);
         let schema = schema_of(table)?;
-        let raw = read_table(schema, inputs, opts)?;
-        let rows = raw.rows.len();
-        tracing::info!(table = %table, rows, "read");
-        let (result, table_review) = check_table_reviewed(raw, schema, &ctx, &mut review);
-        tracing::info!(table = %table, rows, clean = result.rows_clean, issues = result.issues.len(), "checked");
-        results.push(result);
-        reviews.push(table_review);
+        // Every record is checked against the units: their key is part of this table's.
+        let checked = tables.check(schema, inputs, &ctx, &mut review, Some(&units_key))?;
+        results.push(checked.result);
+        reviews.push(checked.review);
     }
     progress("report", total, total);
     let summary = write_reports(run, &info, &results, &reviews, warnings, &review, reviewed)?;
@@ -168,7 +170,93 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
         results,
         reviews,
         units: Some(unit_set),
+        reused: tables.reused,
     })
+}
+
+/// One table, checked or reused.
+struct Checked {
+    result: TableResult,
+    review: TableReview,
+    /// The key it was checked (or found) under.
+    key: String,
+}
+
+/// Reads and checks tables, reusing the result of any table whose key is unchanged since the last
+/// run (see [`crate::cache`]).
+struct Tables<'a> {
+    run: &'a Run,
+    opts: VectorOptions,
+    /// Tables whose cached result was used, in the order met.
+    reused: Vec<String>,
+}
+
+impl<'a> Tables<'a> {
+    fn new(run: &'a Run, opts: VectorOptions) -> Tables<'a> {
+        Tables {
+            run,
+            opts,
+            reused: Vec::new(),
+        }
+    }
+
+    fn check(
+        &mut self,
+        schema: &TableSchema,
+        inputs: &[Input],
+        ctx: &Context<'_>,
+        review: &mut Review,
+        after: Option<&str>,
+    ) -> Result<Checked> {
+        let mut k = crate::cache::KeyBuilder::new(self.run, schema);
+        if let Some(a) = after {
+            k.after(a);
+        }
+        for i in inputs {
+            k.input(i);
+        }
+        let key = k.finish();
+        let table = schema.code.as_str();
+        if let Some((result, hashes)) = crate::cache::load(&self.run.out_dir, table, &key) {
+            // The reviewers' marks again, as checking would make them (the dispositions file is
+            // part of the key), so that resolved dispositions are counted the same.
+            let marks = result
+                .issues
+                .iter()
+                .zip(&hashes)
+                .map(|(i, h)| review.mark(i, *h))
+                .collect();
+            tracing::info!(
+                table,
+                rows = result.rows_read,
+                "unchanged since the last run: reused"
+            );
+            self.reused.push(table.to_owned());
+            return Ok(Checked {
+                result,
+                review: TableReview { marks },
+                key,
+            });
+        }
+        let raw = read_table(schema, inputs, self.opts)?;
+        let rows = raw.rows.len();
+        tracing::info!(table, rows, "read");
+        let (result, table_review) = check_table_reviewed(raw, schema, ctx, review);
+        tracing::info!(
+            table,
+            rows,
+            clean = result.rows_clean,
+            issues = result.issues.len(),
+            "checked"
+        );
+        let hashes: Vec<u64> = table_review.marks.iter().map(|m| m.record_hash).collect();
+        crate::cache::store(&self.run.out_dir, table, &key, &result, &hashes);
+        Ok(Checked {
+            result,
+            review: table_review,
+            key,
+        })
+    }
 }
 
 /// The summary, the report with the reviewers' marks, and the return list of every township.
@@ -232,25 +320,23 @@ fn validate_indicators(
         });
     };
     progress(crate::indicators::TABLE, 0, 2);
-    let raw = read_table(
+    let mut tables = Tables::new(run, VectorOptions { reproject: false });
+    let checked = tables.check(
         schema,
         &[crate::indicators::input(t)],
-        VectorOptions { reproject: false },
+        ctx,
+        &mut review,
+        None,
     )?;
-    let (result, table_review) = check_table_reviewed(raw, schema, ctx, &mut review);
-    tracing::info!(
-        rows = result.rows_read,
-        clean = result.rows_clean,
-        "indicators checked"
-    );
     progress("report", 2, 2);
-    let results = vec![result];
-    let reviews = vec![table_review];
+    let results = vec![checked.result];
+    let reviews = vec![checked.review];
     let summary = write_reports(run, info, &results, &reviews, warnings, &review, reviewed)?;
     Ok(Validated {
         summary,
         results,
         reviews,
         units: None,
+        reused: tables.reused,
     })
 }

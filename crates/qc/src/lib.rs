@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod cache;
 mod check;
 pub mod codes;
 pub mod coerce;

@@ -11,8 +11,8 @@ use riskcensus_pipeline::{Run, maps, validate};
 use riskcensus_synth::{BuildingGeometry, Options};
 
 mod assignment;
-mod changes;
 mod batch;
+mod changes;
 mod columns;
 mod diff;
 mod levels;
@@ -576,6 +576,7 @@ fn shuffled_rows_and_thread_counts_change_no_score() {
             results,
             reviews: v.reviews.clone(),
             units: Some(units),
+            reused: Vec::new(),
         };
         let mut run2 = run.clone();
         run2.out_dir = d.path().join(format!("shuffled{seed}"));
