@@ -163,18 +163,22 @@ def read_xlsx(path: Path, schema: dict) -> pl.DataFrame:
 
 
 def read_vector_buildings(path: Path, schema: dict) -> tuple[pl.DataFrame, np.ndarray]:
-    """A building layer (footprints) with pyogrio: attributes as columns, geometry as WKB."""
-    meta, _, geometry, field_data = pyogrio.raw.read(str(path))
-    cols = {}
-    for name, values in zip(meta["fields"], field_data):
-        code = match_header(name, field_names(schema))
-        if code and code not in cols:
-            cols[code] = values
-    df = pl.DataFrame({k: pl.Series(k, v) for k, v in cols.items()})
+    """A building layer (footprints) with pyogrio as Arrow: attributes as columns, geometry as WKB."""
+    meta, table = pyogrio.read_arrow(str(path))
+    geom_name = meta["geometry_name"] or "wkb_geometry"
+    wkb = table.column(geom_name).to_numpy(zero_copy_only=False)
+    attrs = pl.from_arrow(table.drop_columns([geom_name]))
+    names = field_names(schema)
+    rename = {}
+    for name in attrs.columns:
+        code = match_header(name, names)
+        if code and code not in rename.values():
+            rename[name] = code
+    df = attrs.select(list(rename)).rename(rename)
     for f in schema["fields"]:
         if f["code"] not in df.columns:
             df = df.with_columns(pl.lit(None, dtype=pl.String).alias(f["code"]))
-    return df.with_row_index("row"), geometry
+    return df.with_row_index("row"), wkb
 
 
 def read_layer(path: Path) -> gpd.GeoDataFrame:
@@ -492,13 +496,19 @@ def point_checks(df: pl.DataFrame, joins, schema: dict) -> pl.DataFrame:
     return df.with_columns((pl.col(f"{lon}__err") | outside).alias(f"{lon}__err"))
 
 
-def check(df: pl.DataFrame, schema: dict, reference_year: int, unit_codes, successors, joins) -> pl.DataFrame:
-    df = coerce(df, schema)
+def geometry_checks(df: pl.DataFrame, footprints: np.ndarray | None) -> pl.DataFrame:
+    """A footprint must be a valid polygon (riskcensus: invalid_polygon, an error on the record)."""
+    ok = np.ones(df.height, dtype=bool) if footprints is None else shapely.is_valid(footprints) & ~shapely.is_empty(footprints)
+    return df.with_columns(pl.Series("geometry__err", ~ok))
+
+
+def check(df: pl.DataFrame, schema: dict, reference_year: int, unit_codes, successors, joins, footprints=None) -> pl.DataFrame:
+    df = geometry_checks(coerce(df, schema), footprints)
     df = field_checks(df, schema, reference_year)
     df = township_checks(df, schema, unit_codes, successors)
     df = point_checks(df, joins, schema)
     df = order_checks(df, schema)
-    rejected = pl.any_horizontal([pl.col(f"{f['code']}__err") for f in schema["fields"]])
+    rejected = pl.any_horizontal([pl.col(f"{f['code']}__err") for f in schema["fields"]] + [pl.col("geometry__err")])
     return df.with_columns(rejected.alias("rejected"))
 
 
@@ -599,7 +609,7 @@ def main() -> int:
         footprints = shapely.from_wkb(wkb)
     log(f"read {raw.height} buildings")
 
-    checked = check(raw, schema, year, units["code"].tolist(), successors, joins)
+    checked = check(raw, schema, year, units["code"].tolist(), successors, joins, footprints)
     clean = checked.filter(~pl.col("rejected"))
     log(f"checked: {clean.height} clean, {checked.height - clean.height} rejected")
 
