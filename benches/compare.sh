@@ -139,7 +139,8 @@ for n in $sizes; do
         tail -20 "$logs/sedona.out" >&2
         status=1
       fi
-      timed "parse floor (fastexcel + pyogrio)" "$logs/floor" "$py" "$here/peers/parse_floor.py" "$dir" --buildings "$kind"
+      timed "parse floor (fastexcel + pyogrio)" "$logs/floor" "$py" "$here/peers/parse_floor.py" "$dir" --buildings "$kind" \
+        || { echo "compare.sh: the parse floor failed (round $r): see $logs/floor.out" >&2; status=1; }
     done
     grep -h "^compared" "$dir"/logs-"$kind"-1/python.out >&2 || true
     echo
