@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use geo::{Area, BooleanOps, BoundingRect, Centroid, InteriorPoint, MultiPolygon};
+use geo::{
+    Area, BooleanOps, BoundingRect, Centroid, Contains, InteriorPoint, Intersects, MultiPolygon,
+    Rect,
+};
 use rayon::prelude::*;
 use riskcensus_qc::{CleanTable, Value};
 use riskcensus_schema::{Registry, Rule, TableSchema};
@@ -25,6 +28,8 @@ pub struct Unit {
     pub name: String,
     pub shape: MultiPolygon,
     pub area_km2: f64,
+    /// The shape's bounding box, computed once (a footprint is tested against it per record).
+    pub bbox: Option<Rect>,
 }
 
 /// The units of a run, sorted by code, with a point index.
@@ -77,11 +82,13 @@ impl UnitSet {
             .map(|(code, (name, shapes))| {
                 let shape = MultiPolygon(shapes.into_iter().flat_map(|m| m.0).collect());
                 let area_km2 = area_km2(&shape);
+                let bbox = shape.bounding_rect();
                 Unit {
                     code,
                     name: name.unwrap_or_default(),
                     shape,
                     area_km2,
+                    bbox,
                 }
             })
             .collect();
@@ -90,27 +97,48 @@ impl UnitSet {
     }
 
     /// The unit a footprint overlaps most (ties: the lowest code).
+    ///
+    /// Most footprints lie inside one unit: when the unit containing the footprint's interior
+    /// point is the only one the footprint touches at all, it has all the overlap and no area is
+    /// computed. Otherwise (a footprint on a boundary) the overlap with each unit is computed.
     pub fn largest_overlap(&self, footprint: &MultiPolygon) -> Option<&str> {
         let bb = footprint.bounding_rect()?;
-        let mut best: Option<(f64, &str)> = None;
-        for u in &self.units {
-            let Some(ub) = u.shape.bounding_rect() else {
-                continue;
-            };
-            if ub.max().x < bb.min().x
-                || bb.max().x < ub.min().x
-                || ub.max().y < bb.min().y
-                || bb.max().y < ub.min().y
+        let near: Vec<&Unit> = self
+            .units
+            .iter()
+            .filter(|u| u.bbox.is_some_and(|ub| boxes_meet(&ub, &bb)))
+            .collect();
+        if let Some(ip) = footprint.interior_point() {
+            let mut home = near.iter().filter(|u| u.shape.contains(&ip));
+            if let (Some(home), None) = (home.next(), home.next())
+                && near
+                    .iter()
+                    .all(|u| std::ptr::eq(*u, *home) || !u.shape.intersects(footprint))
             {
-                continue;
-            }
-            let a = u.shape.intersection(footprint).unsigned_area();
-            if a > 0.0 && best.is_none_or(|b| a > b.0) {
-                best = Some((a, u.code.as_str()));
+                return Some(home.code.as_str());
             }
         }
-        best.map(|b| b.1)
+        largest_overlap_by_area(&near, footprint)
     }
+}
+
+fn boxes_meet(a: &Rect, b: &Rect) -> bool {
+    !(a.max().x < b.min().x
+        || b.max().x < a.min().x
+        || a.max().y < b.min().y
+        || b.max().y < a.min().y)
+}
+
+/// The unit of `near` a footprint overlaps most by area (ties: the first, i.e. the lowest code).
+fn largest_overlap_by_area<'a>(near: &[&'a Unit], footprint: &MultiPolygon) -> Option<&'a str> {
+    let mut best: Option<(f64, &str)> = None;
+    for u in near {
+        let a = u.shape.intersection(footprint).unsigned_area();
+        if a > 0.0 && best.is_none_or(|b| a > b.0) {
+            best = Some((a, u.code.as_str()));
+        }
+    }
+    best.map(|b| b.1)
 }
 
 /// A hazard layer: zones with a class.
@@ -467,6 +495,55 @@ mod tests {
             assert_eq!(h.class_at(100.9, 25.1), classes[0], "in the wide zone only");
             assert_eq!(h.class_at(99.0, 25.0), 0, "in none");
         }
+    }
+
+    /// The shortcut for footprints inside one unit gives the unit the areas give, for footprints
+    /// inside, across, on and outside the boundary of two units.
+    #[test]
+    fn the_inside_shortcut_agrees_with_the_areas() {
+        let table = CleanTable {
+            table: "xzqh_xz".into(),
+            fields: vec!["xzqdm".into(), "xzqmc".into()],
+            rows: vec![
+                row(
+                    vec![Value::Text("530402001".into()), Value::Text("甲".into())],
+                    &square(102.0, 24.0, 0.1),
+                    None,
+                ),
+                row(
+                    vec![Value::Text("530402002".into()), Value::Text("乙".into())],
+                    &square(102.1, 24.0, 0.1),
+                    None,
+                ),
+            ],
+        };
+        let set = UnitSet::from_table(&table, "xzqdm", "xzqmc");
+        let all: Vec<&Unit> = set.units.iter().collect();
+        let mut checked = 0;
+        for i in 0..40 {
+            for j in 0..8 {
+                let x = 101.99 + f64::from(i) * 0.0035;
+                let y = 23.99 + f64::from(j) * 0.016;
+                let fp = square(x, y, 0.002);
+                assert_eq!(
+                    set.largest_overlap(&fp),
+                    largest_overlap_by_area(&all, &fp),
+                    "footprint at {x}, {y}"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 320);
+        // Astride the shared edge, mostly in the second unit; exactly on it (a tie: the lower code).
+        assert_eq!(
+            set.largest_overlap(&square(102.099, 24.05, 0.003)),
+            Some("530402002")
+        );
+        assert_eq!(
+            set.largest_overlap(&square(102.099, 24.05, 0.002)),
+            Some("530402001")
+        );
+        assert_eq!(set.largest_overlap(&square(103.0, 24.05, 0.002)), None);
     }
 
     /// Two boundary rows the change list merged into one code are one unit of both polygons, named
