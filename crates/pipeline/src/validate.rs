@@ -164,7 +164,9 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
         reviews.push(checked.review);
     }
     progress("report", total, total);
-    let summary = write_reports(run, &info, &results, &reviews, warnings, &review, reviewed)?;
+    let summary = tables.store_while(&results, &reviews, || {
+        write_reports(run, &info, &results, &reviews, warnings, &review, reviewed)
+    })?;
     Ok(Validated {
         summary,
         results,
@@ -189,6 +191,9 @@ struct Tables<'a> {
     opts: VectorOptions,
     /// Tables whose cached result was used, in the order met.
     reused: Vec<String>,
+    /// Per table checked, in order: the key to store its result under (empty: reused, nothing to
+    /// store).
+    to_store: Vec<String>,
 }
 
 impl<'a> Tables<'a> {
@@ -197,7 +202,31 @@ impl<'a> Tables<'a> {
             run,
             opts,
             reused: Vec::new(),
+            to_store: Vec::new(),
         }
+    }
+
+    /// Writes the cache of every table checked (not reused) for the next run, while `alongside`
+    /// runs on this thread (the report): the cache of a large table takes as long to write as the
+    /// report, and neither needs the other.
+    fn store_while<T>(
+        &self,
+        results: &[TableResult],
+        reviews: &[TableReview],
+        alongside: impl FnOnce() -> T,
+    ) -> T {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for ((key, r), review) in self.to_store.iter().zip(results).zip(reviews) {
+                    if key.is_empty() {
+                        continue;
+                    }
+                    let hashes: Vec<u64> = review.marks.iter().map(|m| m.record_hash).collect();
+                    crate::cache::store(&self.run.out_dir, &r.table, key, r, &hashes);
+                }
+            });
+            alongside()
+        })
     }
 
     fn check(
@@ -232,6 +261,7 @@ impl<'a> Tables<'a> {
                 "unchanged since the last run: reused"
             );
             self.reused.push(table.to_owned());
+            self.to_store.push(String::new());
             return Ok(Checked {
                 result,
                 review: TableReview { marks },
@@ -249,8 +279,7 @@ impl<'a> Tables<'a> {
             issues = result.issues.len(),
             "checked"
         );
-        let hashes: Vec<u64> = table_review.marks.iter().map(|m| m.record_hash).collect();
-        crate::cache::store(&self.run.out_dir, table, &key, &result, &hashes);
+        self.to_store.push(key.clone());
         Ok(Checked {
             result,
             review: table_review,
@@ -331,7 +360,9 @@ fn validate_indicators(
     progress("report", 2, 2);
     let results = vec![checked.result];
     let reviews = vec![checked.review];
-    let summary = write_reports(run, info, &results, &reviews, warnings, &review, reviewed)?;
+    let summary = tables.store_while(&results, &reviews, || {
+        write_reports(run, info, &results, &reviews, warnings, &review, reviewed)
+    })?;
     Ok(Validated {
         summary,
         results,

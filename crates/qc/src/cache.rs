@@ -11,7 +11,7 @@ use riskcensus_schema::Severity;
 use crate::{CleanRow, CleanTable, Counts, Issue, TableResult, Value};
 
 /// Bumped whenever the layout below changes: an old cache is then a miss, never misread.
-const FORMAT: &[u8; 8] = b"RCQC0001";
+const FORMAT: &[u8; 8] = b"RCQC0002";
 
 /// A rule name read back, as the `&'static str` issues carry: the names are few (one per rule),
 /// so each is kept once for the life of the process.
@@ -36,8 +36,11 @@ impl Out {
     fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
+    /// A length-prefixed byte string (u32 lengths: no cell, code or footprint comes near 4 GiB;
+    /// a longer one is cut to a length that fails to decode, so the cache misses).
     fn bytes(&mut self, b: &[u8]) {
-        self.u64(b.len() as u64);
+        let n = u32::try_from(b.len()).unwrap_or(u32::MAX);
+        self.0.extend_from_slice(&n.to_le_bytes());
         self.0.extend_from_slice(b);
     }
     fn str(&mut self, s: &str) {
@@ -190,7 +193,9 @@ impl<'a> In<'a> {
             .ok_or_else(|| format!("length {n} at byte {} is past the end", self.at))
     }
     fn bytes(&mut self) -> Got<&'a [u8]> {
-        let n = self.len()?;
+        let mut a = [0u8; 4];
+        a.copy_from_slice(self.take(4)?);
+        let n = u32::from_le_bytes(a) as usize;
         self.take(n)
     }
     fn string(&mut self) -> Got<String> {
