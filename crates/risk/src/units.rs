@@ -9,7 +9,7 @@ use geo::{
 use rayon::prelude::*;
 use riskcensus_qc::{CleanTable, Value};
 use riskcensus_schema::{Registry, Rule, TableSchema};
-use riskcensus_spatial::{Geom, UnitIndex, parse_wkb};
+use riskcensus_spatial::{EdgeIndex, Geom, UnitIndex, parse_wkb};
 
 /// km² per square degree at a latitude (a local equirectangular approximation: good to well under
 /// 1% across a county).
@@ -30,6 +30,8 @@ pub struct Unit {
     pub area_km2: f64,
     /// The shape's bounding box, computed once (a footprint is tested against it per record).
     pub bbox: Option<Rect>,
+    /// The shape's boundary, indexed: whether a footprint's box is crossed by it.
+    pub edges: EdgeIndex,
 }
 
 /// The units of a run, sorted by code, with a point index.
@@ -83,12 +85,14 @@ impl UnitSet {
                 let shape = MultiPolygon(shapes.into_iter().flat_map(|m| m.0).collect());
                 let area_km2 = area_km2(&shape);
                 let bbox = shape.bounding_rect();
+                let edges = EdgeIndex::new(&shape);
                 Unit {
                     code,
                     name: name.unwrap_or_default(),
                     shape,
                     area_km2,
                     bbox,
+                    edges,
                 }
             })
             .collect();
@@ -110,10 +114,15 @@ impl UnitSet {
             .collect();
         if let Some(ip) = footprint.interior_point() {
             let mut home = near.iter().filter(|u| u.shape.contains(&ip));
+            // Another unit touches the footprint only if its boundary crosses the footprint's box:
+            // a box no boundary crosses is all on the side of its interior point, which is outside
+            // every unit but home (checked exactly, with the polygons, only when a boundary is near).
+            let (lo, hi) = (bb.min(), bb.max());
+            let apart = |u: &Unit| {
+                !u.edges.meets_box((lo.x, lo.y), (hi.x, hi.y)) || !u.shape.intersects(footprint)
+            };
             if let (Some(home), None) = (home.next(), home.next())
-                && near
-                    .iter()
-                    .all(|u| std::ptr::eq(*u, *home) || !u.shape.intersects(footprint))
+                && near.iter().all(|u| std::ptr::eq(*u, *home) || apart(u))
             {
                 return Some(home.code.as_str());
             }

@@ -213,6 +213,43 @@ pub fn multipolygon_wkb(mp: &MultiPolygon) -> Vec<u8> {
     out
 }
 
+/// The boundary segments of a (multi)polygon, indexed: whether any boundary passes through a box, in
+/// logarithmic time. If none does, the whole box lies on one side of the boundary, so one point of
+/// the box tells inside from outside for all of it.
+#[derive(Debug, Clone)]
+pub struct EdgeIndex {
+    tree: RTree<rstar::primitives::Line<[f64; 2]>>,
+}
+
+impl EdgeIndex {
+    pub fn new(mp: &MultiPolygon) -> EdgeIndex {
+        let mut lines = Vec::new();
+        for p in &mp.0 {
+            for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+                for l in ring.lines() {
+                    lines.push(rstar::primitives::Line::new(
+                        [l.start.x, l.start.y],
+                        [l.end.x, l.end.y],
+                    ));
+                }
+            }
+        }
+        EdgeIndex {
+            tree: RTree::bulk_load(lines),
+        }
+    }
+
+    /// Whether a boundary segment's bounding box meets the box (min x, min y, max x, max y): `false`
+    /// means no boundary passes through the box.
+    pub fn meets_box(&self, min: (f64, f64), max: (f64, f64)) -> bool {
+        let env = AABB::from_corners([min.0, min.1], [max.0, max.1]);
+        self.tree
+            .locate_in_envelope_intersecting(&env)
+            .next()
+            .is_some()
+    }
+}
+
 /// Assessment units (townships by default) indexed for point lookups.
 pub struct UnitIndex {
     codes: Vec<String>,
