@@ -51,6 +51,20 @@ fn differing_entries(a: &[u8], b: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// Generates a county of 1,000 buildings into `out` through the binary, as a user would.
+fn generate_county(code: &str, out: &std::path::Path) {
+    let o = run(&[
+        "gen-fixtures",
+        "--county",
+        code,
+        "--buildings",
+        "1000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -351,16 +365,7 @@ fn validate_exit_codes_follow_qc() {
 fn a_broken_input_file_stops_the_run_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let county = dir.path().join("c");
-    let o = run(&[
-        "gen-fixtures",
-        "--county",
-        "530402",
-        "--buildings",
-        "1000",
-        "--out",
-        county.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0));
+    generate_county("530402", &county);
     let bytes = std::fs::read(county.join("czt_xx.xlsx")).unwrap();
     std::fs::write(county.join("czt_xx.xlsx"), &bytes[..bytes.len() / 3]).unwrap();
     let o = run(&["validate", county.join("pipeline.toml").to_str().unwrap()]);
@@ -602,16 +607,7 @@ fn geoparquet_reads_back_with_pyarrow_and_geopandas() {
 fn a_region_name_that_is_not_the_registrys_is_a_printed_warning() {
     let dir = tempfile::tempdir().unwrap();
     let county = dir.path().join("c");
-    let o = run(&[
-        "gen-fixtures",
-        "--county",
-        "530402",
-        "--buildings",
-        "1000",
-        "--out",
-        county.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    generate_county("530402", &county);
     let pipeline = county.join("pipeline.toml");
     let text = std::fs::read_to_string(&pipeline).unwrap();
     assert!(text.contains("region_name = \"红塔区\""));

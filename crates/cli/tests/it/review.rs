@@ -1,6 +1,6 @@
 //! `riskcensus review …` as a county, a city and a province run it, with `merge --require-tier`.
 
-use super::{run, stderr, stdout};
+use super::{generate_county, run, stderr, stdout};
 
 /// The three tiers through the binary: import (nothing decided yet), sample twice (same bytes),
 /// score (exit 0), sign the city tier, then a merge requiring the province tier is refused naming
@@ -11,16 +11,7 @@ fn the_review_commands_walk_the_three_tiers() {
     let d = dir.path();
     let county = d.join("county");
     let s = |p: &std::path::Path| p.to_str().unwrap().to_owned();
-    let o = run(&[
-        "gen-fixtures",
-        "--county",
-        "530402",
-        "--buildings",
-        "1000",
-        "--out",
-        &s(&county),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    generate_county("530402", &county);
     let pipeline = county.join("pipeline.toml");
     let mut text = std::fs::read_to_string(&pipeline).unwrap();
     text.push_str("\n[review]\ndispositions = \"dispositions.csv\"\n");

@@ -1,6 +1,6 @@
 //! Survey forms, diffs between versions, and batches of counties, as users start them.
 
-use crate::{run, stderr, stdout};
+use crate::{generate_county, run, stderr, stdout};
 
 #[test]
 fn template_writes_forms_and_names_what_it_cannot_make() {
@@ -54,16 +54,7 @@ fn template_writes_forms_and_names_what_it_cannot_make() {
 fn diff_and_run_previous_from_the_command_line() {
     let d = tempfile::tempdir().unwrap();
     let county = d.path().join("county");
-    let o = run(&[
-        "gen-fixtures",
-        "--county",
-        "530402",
-        "--buildings",
-        "1000",
-        "--out",
-        county.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    generate_county("530402", &county);
     let pipeline = county.join("pipeline.toml");
     let out1 = d.path().join("o1");
     let o = run(&[
@@ -117,16 +108,7 @@ fn batch_goes_on_past_a_broken_county_and_says_why() {
     let d = tempfile::tempdir().unwrap();
     let counties = d.path().join("counties");
     for code in ["530402", "530381"] {
-        let o = run(&[
-            "gen-fixtures",
-            "--county",
-            code,
-            "--buildings",
-            "1000",
-            "--out",
-            counties.join(code).to_str().unwrap(),
-        ]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        generate_county(code, &counties.join(code));
     }
     let broken = counties.join("530381/fwjz.xlsx");
     let bytes = std::fs::read(&broken).unwrap();
@@ -166,16 +148,7 @@ fn batch_goes_on_past_a_broken_county_and_says_why() {
 fn progress_prints_the_county_total_and_names_a_bad_targets_line() {
     let d = tempfile::tempdir().unwrap();
     let county = d.path().join("county");
-    let o = run(&[
-        "gen-fixtures",
-        "--county",
-        "530402",
-        "--buildings",
-        "1000",
-        "--out",
-        county.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    generate_county("530402", &county);
     let targets = d.path().join("targets.csv");
     std::fs::write(
         &targets,
