@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
-use riskcensus_ingest::{RawRow, RawTable};
+use riskcensus_ingest::{RawRow, RawTable, SourceFile};
 use riskcensus_schema::{DivisionLevel, FieldSchema, GeometryKind, Rule, Severity, TableSchema};
 use riskcensus_spatial::gcj02::{gcj02_to_wgs84, wgs84_to_gcj02};
 use riskcensus_spatial::{
@@ -28,12 +28,37 @@ struct Finding {
     en: String,
 }
 
+/// A record as checked. Once its findings are final it is settled: what issues need of its raw
+/// cells is kept and the cells are dropped.
 struct RowOutcome {
+    file: u16,
+    row: u32,
     values: Vec<Value>,
     findings: Vec<Finding>,
     unit: Option<String>,
     unit_from_point: bool,
     repaired: u32,
+    /// The record's primary key as the file writes it (set when settled).
+    record_key: String,
+    /// The record's fingerprint for the reviewers' marks; only records with findings need it
+    /// (set when settled).
+    hash: u64,
+    /// Moved from the raw record when settled.
+    geometry: Option<Box<[u8]>>,
+}
+
+impl RowOutcome {
+    fn settle(&mut self, raw: RawRow, key_fields: &[usize]) {
+        self.record_key = key_fields
+            .iter()
+            .map(|&k| raw.cells[k].display().trim().to_owned())
+            .collect::<Vec<_>>()
+            .join("|");
+        if !self.findings.is_empty() {
+            self.hash = record_hash(&raw);
+        }
+        self.geometry = raw.geometry;
+    }
 }
 
 fn finding(
@@ -74,101 +99,66 @@ pub fn check_table(raw: RawTable, schema: &TableSchema, ctx: &Context<'_>) -> Ta
 
 /// Checks one table and applies the reviewers' dispositions: every issue is kept and marked, and
 /// one dismissed or excepted on an unchanged record neither counts as an error nor rejects it.
+///
+/// Records are checked in batches, in file order: a batch's checks run in parallel, then its
+/// uniqueness and duplicate-record passes against what earlier batches held, and then its raw cells
+/// are dropped (only the record key, the fingerprint and the geometry are kept). So the raw cells
+/// and the checked values of a whole table are never held at once.
 pub fn check_table_reviewed(
     raw: RawTable,
     schema: &TableSchema,
     ctx: &Context<'_>,
     review: &mut Review,
 ) -> (TableResult, TableReview) {
-    let outcomes: Vec<RowOutcome> = raw
-        .rows
-        .par_iter()
-        .map(|r| check_row(r, schema, ctx))
-        .collect();
-    let mut outcomes = outcomes;
+    check_in_batches(raw, schema, ctx, review, BATCH)
+}
 
-    // Uniqueness needs the order of the rows: the first occurrence stands, later ones are reported.
-    for (k, f) in schema.fields.iter().enumerate().filter(|(_, f)| f.unique) {
-        let mut first: HashMap<&str, u32> = HashMap::new();
-        let mut dups: Vec<(usize, u32)> = Vec::new();
-        for (i, o) in outcomes.iter().enumerate() {
-            let field_failed = o
-                .findings
-                .iter()
-                .any(|x| x.field == Some(k) && x.severity == Severity::Error);
-            if let (Value::Text(s), false) = (&o.values[k], field_failed) {
-                match first.get(s.as_ref()) {
-                    Some(&row) => dups.push((i, row)),
-                    None => {
-                        first.insert(s, raw.rows[i].row);
-                    }
-                }
-            }
+fn check_in_batches(
+    raw: RawTable,
+    schema: &TableSchema,
+    ctx: &Context<'_>,
+    review: &mut Review,
+    batch_rows: usize,
+) -> (TableResult, TableReview) {
+    let RawTable { files, rows, .. } = raw;
+    let mut passes = Passes::new(schema);
+    let mut outcomes: Vec<RowOutcome> = Vec::with_capacity(rows.len());
+    let mut rows = rows.into_iter();
+    loop {
+        let batch: Vec<RawRow> = rows.by_ref().take(batch_rows).collect();
+        if batch.is_empty() {
+            break;
         }
-        let rule = if schema.primary_key.contains(&f.code) {
-            "duplicate_id"
-        } else {
-            "duplicate_value"
-        };
-        for (i, first_row) in dups {
-            let v = outcomes[i].values[k].as_str().unwrap_or("").to_owned();
-            let first_file = &raw.files[raw.rows[i].file as usize].path;
-            outcomes[i].findings.push(finding(
-                k,
-                v.clone(),
-                rule,
-                Severity::Error,
-                format!(
-                    "“{}”的值“{v}”与 {first_file} 第 {first_row} 行重复",
-                    f.name_zh
-                ),
-                format!(
-                    "{} {v:?} repeats the one at row {first_row} of {first_file}",
-                    f.code
-                ),
-            ));
-        }
+        let start = outcomes.len();
+        outcomes.par_extend(batch.par_iter().map(|r| check_row(r, schema, ctx)));
+        passes.run(schema, &files, &batch, &mut outcomes, start);
+        outcomes[start..]
+            .par_iter_mut()
+            .zip(batch.into_par_iter())
+            .for_each(|(o, r)| o.settle(r, &passes.key_fields));
     }
+    drop(rows);
 
-    duplicate_records(&raw, schema, &mut outcomes);
-
-    let mut issues = file_issues(&raw, schema);
+    let mut issues = file_issues(&files, schema);
     if schema.geometry == GeometryKind::Polygon && ctx.units.is_none() {
-        boundary_issues(&raw, schema, &outcomes, &mut issues);
+        boundary_issues(&files, schema, &outcomes, &mut issues);
     }
 
     let mut marks: Vec<Mark> = issues
         .iter()
         .map(|i| review.mark(i, place_hash(i)))
         .collect();
-    let per_row = indicators_per_record(&raw, schema);
-    let missing_required_columns = missing_required_columns(&raw, schema);
+    let per_row = indicators_per_record(&files, schema);
+    let missing_required_columns = missing_required_columns(&files, schema);
     let mut counts = Counts::default();
     let mut by_unit: BTreeMap<Option<String>, Counts> = BTreeMap::new();
-    let mut clean_rows = Vec::with_capacity(raw.rows.len());
+    let mut clean_rows = Vec::with_capacity(outcomes.len());
     let mut rejected = 0u64;
     let mut repaired = 0u64;
-    let key_fields: Vec<usize> = schema
-        .primary_key
-        .iter()
-        .filter_map(|k| schema.field_index(k))
-        .collect();
-    for (raw_row, o) in raw.rows.into_iter().zip(outcomes) {
+    for o in outcomes {
         let first_issue = issues.len();
         repaired += o.repaired as u64;
-        let source = &raw.files[raw_row.file as usize];
-        let record_key = key_fields
-            .iter()
-            .map(|&k| raw_row.cells[k].display().trim().to_owned())
-            .collect::<Vec<_>>()
-            .join("|");
-        // Only records with findings need their hash (the key of a table without a primary key,
-        // and the fingerprint that tells a changed record).
-        let hash = if o.findings.is_empty() {
-            0
-        } else {
-            record_hash(&raw_row)
-        };
+        let source = &files[o.file as usize];
         for f in &o.findings {
             let (column, field) = match (f.geometry, f.field) {
                 (true, _) => (None, Some("geometry".to_owned())),
@@ -186,7 +176,7 @@ pub fn check_table_reviewed(
                 table: schema.code.clone(),
                 file: source.path.clone(),
                 sheet: source.sheet.clone(),
-                row: Some(raw_row.row),
+                row: Some(o.row),
                 column,
                 field,
                 value: f.value.clone(),
@@ -194,10 +184,10 @@ pub fn check_table_reviewed(
                 severity: f.severity,
                 message_zh: f.zh.clone(),
                 message_en: f.en.clone(),
-                record_key: record_key.clone(),
+                record_key: o.record_key.clone(),
                 unit: o.unit.clone(),
             });
-            marks.push(review.mark(&issues[issues.len() - 1], hash));
+            marks.push(review.mark(&issues[issues.len() - 1], o.hash));
         }
         // Indicators with an error no reviewer dismissed or excepted (findings and the issues
         // just pushed are index for index).
@@ -213,7 +203,7 @@ pub fn check_table_reviewed(
         let errors = error_fields.len() as u64;
         for c in [&mut counts, by_unit.entry(o.unit.clone()).or_default()] {
             c.records += 1;
-            c.indicators_checked += per_row[raw_row.file as usize];
+            c.indicators_checked += per_row[o.file as usize];
             c.errors += errors;
             c.rejected += u64::from(errors > 0);
         }
@@ -221,10 +211,10 @@ pub fn check_table_reviewed(
             rejected += 1;
         } else {
             clean_rows.push(CleanRow {
-                file: raw_row.file,
-                row: raw_row.row,
+                file: o.file,
+                row: o.row,
                 values: o.values,
-                geometry: raw_row.geometry,
+                geometry: o.geometry,
                 unit: o.unit,
                 unit_from_point: o.unit_from_point,
             });
@@ -234,12 +224,12 @@ pub fn check_table_reviewed(
     debug_assert_eq!(counts.records, rows_clean + rejected);
     let result = TableResult {
         table: schema.code.clone(),
-        files: raw.files.iter().map(|f| f.path.clone()).collect(),
+        files: files.iter().map(|f| f.path.clone()).collect(),
         rows_read: counts.records,
         rows_clean,
         rows_rejected: rejected,
-        empty_rows_skipped: raw.files.iter().map(|f| f.empty_rows_skipped).sum(),
-        rows_excluded: raw.files.iter().map(|f| f.records_excluded).sum(),
+        empty_rows_skipped: files.iter().map(|f| f.empty_rows_skipped).sum(),
+        rows_excluded: files.iter().map(|f| f.records_excluded).sum(),
         counts,
         by_unit,
         issues,
@@ -254,13 +244,218 @@ pub fn check_table_reviewed(
     (result, TableReview { marks })
 }
 
+/// Records checked at a time (see [`check_table_reviewed`]).
+const BATCH: usize = 1 << 16;
+
+/// The checks that compare a record with the records before it — unique fields and duplicate
+/// records — with what they remember of earlier batches: per value, the first record holding it.
+struct Passes {
+    /// Unique fields: index, the rule they raise, and the values seen.
+    unique: Vec<(usize, &'static str, FirstSeen)>,
+    /// Duplicate-record rules: the fields compared, the severity, and the field the finding is on.
+    duplicates: Vec<(Vec<usize>, String, Severity, usize, FirstSeen)>,
+    /// The primary key's fields, which make the record key of issues.
+    key_fields: Vec<usize>,
+}
+
+impl Passes {
+    fn new(schema: &TableSchema) -> Passes {
+        let unique = schema
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.unique)
+            .map(|(k, f)| {
+                let rule = if schema.primary_key.contains(&f.code) {
+                    "duplicate_id"
+                } else {
+                    "duplicate_value"
+                };
+                (k, rule, FirstSeen::default())
+            })
+            .collect();
+        let duplicates = schema
+            .rules
+            .iter()
+            .filter_map(|rule| {
+                let Rule::DuplicateRecord { fields, severity } = rule else {
+                    return None;
+                };
+                let ks: Vec<usize> = fields
+                    .iter()
+                    .filter_map(|f| schema.field_index(f))
+                    .collect();
+                let key_field = schema
+                    .primary_key
+                    .first()
+                    .and_then(|k| schema.field_index(k))
+                    .or_else(|| ks.first().copied())?;
+                Some((ks, fields.join(", "), *severity, key_field, FirstSeen::default()))
+            })
+            .collect();
+        let key_fields = schema
+            .primary_key
+            .iter()
+            .filter_map(|k| schema.field_index(k))
+            .collect();
+        Passes {
+            unique,
+            duplicates,
+            key_fields,
+        }
+    }
+
+    /// Runs the passes over `outcomes[start..]`, the records of `batch`.
+    fn run(
+        &mut self,
+        schema: &TableSchema,
+        files: &[SourceFile],
+        batch: &[RawRow],
+        outcomes: &mut [RowOutcome],
+        start: usize,
+    ) {
+        for (k, rule, seen) in &mut self.unique {
+            let field = &schema.fields[*k];
+            unique_field(field, *k, rule, seen, files, &mut outcomes[..], start);
+        }
+        for rule in &mut self.duplicates {
+            duplicate_records(rule, batch, outcomes, start);
+        }
+    }
+}
+
+/// Per value (by hash), the first record holding it; a later record with an equal value is a
+/// repeat. Hashes are only an index: equal hashes are confirmed on the values themselves.
+#[derive(Default)]
+struct FirstSeen {
+    first: HashMap<u64, usize>,
+    /// Further records whose values share a hash with an unequal earlier one (rare).
+    more: HashMap<u64, Vec<usize>>,
+}
+
+impl FirstSeen {
+    /// The earlier record equal to record `i` (by `same`), or `None` after remembering `i` as the
+    /// first of its value.
+    fn earlier(&mut self, h: u64, i: usize, same: impl Fn(usize) -> bool) -> Option<usize> {
+        let Some(&j) = self.first.get(&h) else {
+            self.first.insert(h, i);
+            return None;
+        };
+        if same(j) {
+            return Some(j);
+        }
+        let more = self.more.entry(h).or_default();
+        if let Some(&j) = more.iter().find(|&&j| same(j)) {
+            return Some(j);
+        }
+        more.push(i);
+        None
+    }
+}
+
+fn hash_of(v: impl std::hash::Hash) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(v)
+}
+
+/// A unique field: the first record holding a value stands, later ones are reported, naming the
+/// first's row and file. A value whose own check failed is not compared.
+fn unique_field(
+    field: &FieldSchema,
+    k: usize,
+    rule: &'static str,
+    seen: &mut FirstSeen,
+    files: &[SourceFile],
+    outcomes: &mut [RowOutcome],
+    start: usize,
+) {
+    let mut repeats: Vec<(usize, usize)> = Vec::new();
+    for i in start..outcomes.len() {
+        let o = &outcomes[i];
+        let field_failed = o
+            .findings
+            .iter()
+            .any(|x| x.field == Some(k) && x.severity == Severity::Error);
+        let (Value::Text(s), false) = (&o.values[k], field_failed) else {
+            continue;
+        };
+        let same = |j: usize| outcomes[j].values[k].as_str() == Some(s.as_ref());
+        if let Some(j) = seen.earlier(hash_of(s), i, same) {
+            repeats.push((i, j));
+        }
+    }
+    for (i, j) in repeats {
+        let (first_row, first_file) = (outcomes[j].row, &files[outcomes[j].file as usize].path);
+        let v = outcomes[i].values[k].as_str().unwrap_or("").to_owned();
+        let f = finding(
+            k,
+            v.clone(),
+            rule,
+            Severity::Error,
+            format!(
+                "“{}”的值“{v}”与 {first_file} 第 {first_row} 行重复",
+                field.name_zh
+            ),
+            format!(
+                "{} {v:?} repeats the one at row {first_row} of {first_file}",
+                field.code
+            ),
+        );
+        outcomes[i].findings.push(f);
+    }
+}
+
+/// Same place and attributes: the first record stands, later copies are reported on the record key.
+fn duplicate_records(
+    rule: &mut (Vec<usize>, String, Severity, usize, FirstSeen),
+    batch: &[RawRow],
+    outcomes: &mut [RowOutcome],
+    start: usize,
+) {
+    let (ks, names, severity, key_field, seen) = rule;
+    // Keys are hashed in parallel.
+    let hashes: Vec<Option<u64>> = outcomes[start..]
+        .par_iter()
+        .map(|o| {
+            let failed = o.findings.iter().any(|x| {
+                x.severity == Severity::Error && x.field.is_some_and(|f| ks.contains(&f))
+            });
+            if failed || ks.iter().any(|&k| o.values[k].is_null()) {
+                return None;
+            }
+            let mut h = std::hash::DefaultHasher::new();
+            for &k in ks.iter() {
+                hash_value(&o.values[k], &mut h);
+            }
+            Some(std::hash::Hasher::finish(&h))
+        })
+        .collect();
+    for (b, h) in hashes.into_iter().enumerate() {
+        let Some(h) = h else { continue };
+        let i = start + b;
+        let same = |j: usize| ks.iter().all(|&k| outcomes[j].values[k] == outcomes[i].values[k]);
+        let Some(j) = seen.earlier(h, i, same) else {
+            continue;
+        };
+        let row = outcomes[j].row;
+        let f = finding(
+            *key_field,
+            batch[b].cells[*key_field].display(),
+            "duplicate_record",
+            *severity,
+            format!("与第 {row} 行的位置和属性完全相同（{names}），疑似重复录入"),
+            format!("same place and attributes ({names}) as row {row}: entered twice?"),
+        );
+        outcomes[i].findings.push(f);
+    }
+}
 /// Indicators one record of each file holds: the fields the file has a column for (or that come
 /// from its geometry), every required field (absent, it is still owed), and the geometry of a
 /// polygon table. A field the file lacks was never filled in, so it is no indicator of the file's
 /// quality: counting it would dilute the 差错率 of a file that has few columns.
-fn indicators_per_record(raw: &RawTable, schema: &TableSchema) -> Vec<u64> {
+fn indicators_per_record(files: &[SourceFile], schema: &TableSchema) -> Vec<u64> {
     let geometry = u64::from(schema.geometry == GeometryKind::Polygon);
-    raw.files
+    files
         .iter()
         .map(|f| {
             let fields = schema
@@ -276,8 +471,8 @@ fn indicators_per_record(raw: &RawTable, schema: &TableSchema) -> Vec<u64> {
 
 /// Required fields some file of the table has no column for (`file: 名称(code)`). Readers refuse
 /// such files today; the check stands so that no reader change can let a table pass unchecked.
-fn missing_required_columns(raw: &RawTable, schema: &TableSchema) -> Vec<String> {
-    raw.files
+fn missing_required_columns(files: &[SourceFile], schema: &TableSchema) -> Vec<String> {
+    files
         .iter()
         .flat_map(|f| {
             schema
@@ -288,64 +483,6 @@ fn missing_required_columns(raw: &RawTable, schema: &TableSchema) -> Vec<String>
                 .map(move |(field, _)| format!("{}: {}({})", f.path, field.name_zh, field.code))
         })
         .collect()
-}
-
-/// Same place and attributes: the first record stands, later copies are reported on the record key.
-fn duplicate_records(raw: &RawTable, schema: &TableSchema, outcomes: &mut [RowOutcome]) {
-    for rule in &schema.rules {
-        let Rule::DuplicateRecord { fields, severity } = rule else {
-            continue;
-        };
-        let ks: Vec<usize> = fields
-            .iter()
-            .filter_map(|f| schema.field_index(f))
-            .collect();
-        let key_field = schema
-            .primary_key
-            .first()
-            .and_then(|k| schema.field_index(k))
-            .unwrap_or(ks[0]);
-        // Keys are hashed in parallel; equal hashes are confirmed on the values themselves.
-        let hashes: Vec<Option<u64>> = outcomes
-            .par_iter()
-            .map(|o| {
-                let failed = o.findings.iter().any(|x| {
-                    x.severity == Severity::Error && x.field.is_some_and(|f| ks.contains(&f))
-                });
-                if failed || ks.iter().any(|&k| o.values[k].is_null()) {
-                    return None;
-                }
-                let mut h = std::hash::DefaultHasher::new();
-                for &k in &ks {
-                    hash_value(&o.values[k], &mut h);
-                }
-                Some(std::hash::Hasher::finish(&h))
-            })
-            .collect();
-        let mut first: HashMap<u64, Vec<usize>> = HashMap::new();
-        for i in 0..outcomes.len() {
-            let Some(h) = hashes[i] else { continue };
-            let earlier = first.entry(h).or_default();
-            let same = earlier.iter().copied().find(|&j| {
-                ks.iter()
-                    .all(|&k| outcomes[j].values[k] == outcomes[i].values[k])
-            });
-            match same.map(|j| raw.rows[j].row) {
-                None => earlier.push(i),
-                Some(row) => {
-                    let names = fields.join(", ");
-                    outcomes[i].findings.push(finding(
-                        key_field,
-                        raw.rows[i].cells[key_field].display(),
-                        "duplicate_record",
-                        *severity,
-                        format!("与第 {row} 行的位置和属性完全相同（{names}），疑似重复录入"),
-                        format!("same place and attributes ({names}) as row {row}: entered twice?"),
-                    ));
-                }
-            }
-        }
-    }
 }
 
 fn hash_value(v: &Value, h: &mut impl std::hash::Hasher) {
@@ -361,8 +498,8 @@ fn hash_value(v: &Value, h: &mut impl std::hash::Hasher) {
 }
 
 /// Reader notes (unknown columns, guessed encodings, CRS) as file-level issues.
-fn file_issues(raw: &RawTable, schema: &TableSchema) -> Vec<Issue> {
-    raw.files
+fn file_issues(files: &[SourceFile], schema: &TableSchema) -> Vec<Issue> {
+    files
         .iter()
         .flat_map(|f| {
             f.notes.iter().map(move |n| Issue {
@@ -386,7 +523,7 @@ fn file_issues(raw: &RawTable, schema: &TableSchema) -> Vec<Issue> {
 
 /// Gaps and overlaps of the units layer (the layer checked before any units exist).
 fn boundary_issues(
-    raw: &RawTable,
+    files: &[SourceFile],
     schema: &TableSchema,
     outcomes: &[RowOutcome],
     issues: &mut Vec<Issue>,
@@ -398,24 +535,20 @@ fn boundary_issues(
     else {
         return;
     };
-    let units: Vec<(String, Vec<u8>)> = raw
-        .rows
+    let units: Vec<(String, Vec<u8>)> = outcomes
         .iter()
-        .zip(outcomes)
-        .filter_map(|(r, o)| {
+        .filter_map(|o| {
             Some((
                 o.values[code_field].as_str()?.to_owned(),
-                r.geometry.as_ref()?.to_vec(),
+                o.geometry.as_ref()?.to_vec(),
             ))
         })
         .collect();
-    let row_of: HashMap<&str, &RawRow> = raw
-        .rows
+    let row_of: HashMap<&str, &RowOutcome> = outcomes
         .iter()
-        .zip(outcomes)
-        .filter_map(|(r, o)| Some((o.values[code_field].as_str()?, r)))
+        .filter_map(|o| Some((o.values[code_field].as_str()?, o)))
         .collect();
-    let Some(first) = raw.files.first() else {
+    let Some(first) = files.first() else {
         return;
     };
     for p in boundary_problems(&units, 1e-10) {
@@ -428,7 +561,7 @@ fn boundary_issues(
                     format!("{a} 与 {b} 的边界重叠（约 {:.0} 平方米）", area * 1.2e10),
                     format!("{a} and {b} overlap (about {:.0} m²)", area * 1.2e10),
                     "boundary_overlap",
-                    r.map(|r| raw.files[r.file as usize].path.clone())
+                    r.map(|r| files[r.file as usize].path.clone())
                         .unwrap_or_else(|| first.path.clone()),
                 )
             }
@@ -1228,10 +1361,138 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
         unit = values[k].as_str().map(str::to_owned);
     }
     RowOutcome {
+        file: raw.file,
+        row: raw.row,
         values,
         findings,
         unit,
         unit_from_point,
         repaired,
+        record_key: String::new(),
+        hash: 0,
+        geometry: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use riskcensus_ingest::RawCell;
+    use riskcensus_schema::{Registry, SchemaSet};
+
+    /// A school record of 红塔区 with a name, a credit code and a place.
+    fn school(schema: &TableSchema, row: u32, name: &str, code: &str, at: (f64, f64)) -> RawRow {
+        let mut cells = vec![RawCell::Empty; schema.fields.len()];
+        let mut set = |f: &str, v: RawCell| {
+            if let Some(k) = schema.field_index(f) {
+                cells[k] = v;
+            }
+        };
+        set("xxjgmc", RawCell::Text(name.into()));
+        set("qgtyshxydm", RawCell::Text(code.into()));
+        set("xzqdm", RawCell::Text("530402001".into()));
+        set("lon", RawCell::Number(at.0));
+        set("lat", RawCell::Number(at.1));
+        RawRow {
+            file: (row / 100) as u16,
+            row: row % 100,
+            cells,
+            extra: Vec::new(),
+            geometry: None,
+        }
+    }
+
+    fn file(schema: &TableSchema, path: &str) -> SourceFile {
+        SourceFile {
+            path: path.into(),
+            sheet: "学校".into(),
+            header_row: Some(1),
+            field_columns: schema.fields.iter().map(|f| Some(f.code.clone())).collect(),
+            extra_columns: Vec::new(),
+            encoding: None,
+            notes: Vec::new(),
+            empty_rows_skipped: 0,
+            records_in_file: None,
+            records_excluded: 0,
+        }
+    }
+
+    /// Repeats found by a later batch name the record of an earlier one, as one pass over the
+    /// whole table finds them — across files too, where the first record's own file is named.
+    #[test]
+    fn repeats_are_found_across_batches_as_in_one_pass() {
+        let schemas = SchemaSet::builtin().expect("the built-in schemas load");
+        let schema = schemas.table("czt_xx").expect("czt_xx is built in");
+        let (p, q) = ((102.5431, 24.3512), (102.5502, 24.3601));
+        // Rows 2.. of 学校_1.xlsx (file 0) and of 学校_2.xlsx (file 1, rows 1xx).
+        let rows = vec![
+            school(schema, 2, "玉溪第一中学", "12530400431640123A", p),
+            school(schema, 3, "红塔区实验小学", "12530400431640456B", q),
+            school(schema, 4, "玉溪第二中学", "12530400431640123A", q),
+            school(schema, 5, "玉溪第一中学", "12530400431640789C", p),
+            school(schema, 102, "北城小学", "12530400431640456B", (102.56, 24.37)),
+            school(schema, 103, "红塔区实验小学", "12530400431640999D", q),
+        ];
+        let raw = RawTable {
+            table: "czt_xx".into(),
+            files: vec![file(schema, "学校_1.xlsx"), file(schema, "学校_2.xlsx")],
+            rows,
+        };
+        let ctx = Context {
+            registry: Registry::nbs2023(),
+            schemas: &schemas,
+            reference_year: 2020,
+            region_code: "530402".into(),
+            stale: BTreeMap::new(),
+            units: None,
+        };
+        let run = |batch| {
+            let (result, _) =
+                check_in_batches(raw.clone(), schema, &ctx, &mut Review::default(), batch);
+            result
+        };
+        let whole = run(BATCH);
+        for batch in [1, 2, 4] {
+            let r = run(batch);
+            assert_eq!(r.issues, whole.issues, "batches of {batch}");
+            assert_eq!(r.counts, whole.counts, "batches of {batch}");
+            let rows = |t: &TableResult| t.clean.rows.iter().map(|c| (c.file, c.row)).collect::<Vec<_>>();
+            assert_eq!(rows(&r), rows(&whole), "batches of {batch}");
+        }
+        let repeats: Vec<(&str, u32, &str, &str)> = whole
+            .issues
+            .iter()
+            .filter(|i| i.rule.starts_with("duplicate"))
+            .map(|i| (i.file.as_str(), i.row.unwrap_or(0), i.rule, i.message_en.as_str()))
+            .collect();
+        assert_eq!(
+            repeats,
+            [
+                (
+                    "学校_1.xlsx",
+                    4,
+                    "duplicate_id",
+                    "qgtyshxydm \"12530400431640123A\" repeats the one at row 2 of 学校_1.xlsx"
+                ),
+                (
+                    "学校_1.xlsx",
+                    5,
+                    "duplicate_record",
+                    "same place and attributes (lon, lat, xxjgmc) as row 2: entered twice?"
+                ),
+                (
+                    "学校_2.xlsx",
+                    2,
+                    "duplicate_id",
+                    "qgtyshxydm \"12530400431640456B\" repeats the one at row 3 of 学校_1.xlsx"
+                ),
+                (
+                    "学校_2.xlsx",
+                    3,
+                    "duplicate_record",
+                    "same place and attributes (lon, lat, xxjgmc) as row 3: entered twice?"
+                ),
+            ]
+        );
     }
 }
