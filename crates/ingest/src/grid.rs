@@ -27,13 +27,23 @@ pub(crate) fn address(row: u32, col: u32) -> String {
     format!("{}{row}", column_letter(col as usize))
 }
 
-/// Cells collected from a reader: `(row as the office sees it, 0-based column, value)`, each checked
-/// on the way in, so that the list never outgrows the limits.
+/// Cells collected from a reader, each checked on the way in, so that the list never outgrows the
+/// limits. They are kept row by row (`Line`s, in the order the reader gives them) so that turning
+/// rows into records frees each row's cells as it goes: the cells and the records of a big sheet
+/// are not held at once.
 pub(crate) struct Cells {
     place: Place,
     reach: Reach,
-    cells: Vec<(u32, u32, RawCell)>,
+    lines: Vec<Line>,
+    count: u64,
     text_bytes: u64,
+}
+
+/// The cells of one row as given: `(0-based column, value)`.
+pub(crate) struct Line {
+    /// The row as the office sees it.
+    row: u32,
+    cells: Vec<(u32, RawCell)>,
 }
 
 impl Cells {
@@ -41,7 +51,8 @@ impl Cells {
         Cells {
             place,
             reach,
-            cells: Vec::new(),
+            lines: Vec::new(),
+            count: 0,
             text_bytes: 0,
         }
     }
@@ -99,13 +110,23 @@ impl Cells {
                 )));
             }
         }
-        if self.cells.len() as u64 >= MAX_CELLS {
+        if self.count >= MAX_CELLS {
             return Err(self.too_large(format!(
                 "more than {} cells hold a value (the limit; the widest census table fills about 79 million in a full sheet)",
                 limits::thousands(MAX_CELLS)
             )));
         }
-        self.cells.push((row, col, value));
+        self.count += 1;
+        match self.lines.last_mut() {
+            Some(line) if line.row == row => line.cells.push((col, value)),
+            last => {
+                // Rows of a table are about as wide as the one before.
+                let width = last.map_or(8, |l| l.cells.len());
+                let mut cells = Vec::with_capacity(width);
+                cells.push((col, value));
+                self.lines.push(Line { row, cells });
+            }
+        }
         Ok(())
     }
 
@@ -129,42 +150,64 @@ impl Cells {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.cells.is_empty()
+        self.count == 0
     }
 
-    /// Sorts the cells by row and column (readers may give them in any order) and keeps the last of
-    /// two cells at one address, as Excel would show it, with a `duplicate_cell` note for the other.
+    /// Sorts the cells by row and column (readers may give them in any order; a row may come in
+    /// pieces) and keeps the last of two cells at one address, as Excel would show it, with a
+    /// `duplicate_cell` note for the other.
     pub(crate) fn into_grid(self) -> Grid {
-        let mut cells = self.cells;
-        if !cells.is_sorted_by_key(|c| (c.0, c.1)) {
-            cells.sort_by_key(|c| (c.0, c.1));
+        let mut lines = self.lines;
+        if !lines.is_sorted_by_key(|l| l.row) {
+            // Stable: the pieces of a row stay in the order given, so the later cell wins below.
+            lines.sort_by_key(|l| l.row);
+            lines.dedup_by(|later, earlier| {
+                let same = later.row == earlier.row;
+                if same {
+                    earlier.cells.append(&mut later.cells);
+                }
+                same
+            });
         }
         let mut notes = Vec::new();
-        let mut kept: Vec<(u32, u32, RawCell)> = Vec::with_capacity(cells.len());
-        for cell in cells {
-            if let Some(last) = kept.last_mut()
-                && (last.0, last.1) == (cell.0, cell.1)
-            {
-                let dropped = std::mem::replace(last, cell);
-                if notes.len() < MAX_STRAY_NOTES {
-                    notes.push(duplicate_cell(&dropped));
-                }
-                continue;
-            }
-            kept.push(cell);
+        for line in &mut lines {
+            keep_last_cells(line, &mut notes);
         }
-        Grid::from_sorted(kept, notes)
+        Grid { lines, notes }
     }
 }
 
-fn duplicate_cell(dropped: &(u32, u32, RawCell)) -> FileNote {
-    let at = address(dropped.0, dropped.1);
-    let value = dropped.2.display();
+/// Sorts a row's cells by column and keeps the later of two cells at one address.
+fn keep_last_cells(line: &mut Line, notes: &mut Vec<FileNote>) {
+    let cells = &mut line.cells;
+    if !cells.is_sorted_by_key(|c| c.0) {
+        cells.sort_by_key(|c| c.0);
+    }
+    if cells.windows(2).all(|w| w[0].0 != w[1].0) {
+        return;
+    }
+    let row = line.row;
+    cells.dedup_by(|later, earlier| {
+        if later.0 != earlier.0 {
+            return false;
+        }
+        let value = std::mem::replace(&mut later.1, RawCell::Empty);
+        let dropped = std::mem::replace(&mut earlier.1, value);
+        if notes.len() < MAX_STRAY_NOTES {
+            notes.push(duplicate_cell(row, earlier.0, &dropped));
+        }
+        true
+    });
+}
+
+fn duplicate_cell(row: u32, col: u32, dropped: &RawCell) -> FileNote {
+    let at = address(row, col);
+    let value = dropped.display();
     FileNote {
         rule: "duplicate_cell",
         severity: Severity::Warning,
-        column: Some(column_letter(dropped.1 as usize)),
-        row: Some(dropped.0),
+        column: Some(column_letter(col as usize)),
+        row: Some(row),
         message_zh: format!("单元格 {at} 在文件中出现两次，读取后一个值，前一个值“{value}”未读入"),
         message_en: format!(
             "cell {at} appears twice in the file; the later value is read, the earlier {value:?} is not"
@@ -173,31 +216,16 @@ fn duplicate_cell(dropped: &(u32, u32, RawCell)) -> FileNote {
     }
 }
 
-/// Cells sorted by row, with the span of each row.
+/// Cells sorted by row and column, one `Line` per row holding any.
 pub(crate) struct Grid {
-    cells: Vec<(u32, u32, RawCell)>,
-    /// Row number and the range of its cells in `cells`.
-    rows: Vec<(u32, std::ops::Range<usize>)>,
+    lines: Vec<Line>,
     notes: Vec<FileNote>,
 }
 
 impl Grid {
-    fn from_sorted(cells: Vec<(u32, u32, RawCell)>, notes: Vec<FileNote>) -> Grid {
-        let mut rows: Vec<(u32, std::ops::Range<usize>)> = Vec::new();
-        for (k, c) in cells.iter().enumerate() {
-            match rows.last_mut() {
-                Some((row, span)) if *row == c.0 => span.end = k + 1,
-                _ => rows.push((c.0, k..k + 1)),
-            }
-        }
-        Grid { cells, rows, notes }
-    }
-
     /// The row's cells as `(column, value)`.
     fn row(&self, k: usize) -> impl Iterator<Item = (u32, &RawCell)> {
-        self.cells[self.rows[k].1.clone()]
-            .iter()
-            .map(|(_, c, v)| (*c, v))
+        self.lines[k].cells.iter().map(|(c, v)| (*c, v))
     }
 
     /// A row as the header search sees it: dense from column A to its last cell. A head row is at
@@ -217,26 +245,26 @@ impl Grid {
     pub(crate) fn head(&self, rows: Rows) -> (Vec<Vec<RawCell>>, Vec<u32>) {
         match rows {
             Rows::Listed => self
-                .rows
+                .lines
                 .iter()
                 .take(HEADER_SCAN)
                 .enumerate()
-                .map(|(k, (n, _))| (self.dense(k), *n))
+                .map(|(k, line)| (self.dense(k), line.row))
                 .unzip(),
             Rows::Numbered => {
-                let (Some(first), Some(last)) = (self.rows.first(), self.rows.last()) else {
+                let (Some(first), Some(last)) = (self.lines.first(), self.lines.last()) else {
                     return (Vec::new(), Vec::new());
                 };
-                let (first, last) = (first.0, last.0);
+                let (first, last) = (first.row, last.row);
                 let count = (last - first + 1).min(HEADER_SCAN as u32);
                 let mut k = 0;
                 (0..count)
                     .map(|i| {
                         let n = first + i;
-                        while k < self.rows.len() && self.rows[k].0 < n {
+                        while k < self.lines.len() && self.lines[k].row < n {
                             k += 1;
                         }
-                        let cells = if self.rows.get(k).is_some_and(|r| r.0 == n) {
+                        let cells = if self.lines.get(k).is_some_and(|l| l.row == n) {
                             self.dense(k)
                         } else {
                             Vec::new()
@@ -330,19 +358,17 @@ pub(crate) fn expected_names(schema: &TableSchema) -> String {
 /// Rows below the header holding a non-blank cell under one of the header's columns: the records
 /// the file holds, counted from the cells alone, apart from the code that builds the records.
 fn count_records(grid: &Grid, header_row: u32, slots: &[Slot]) -> u64 {
-    let mut held = 0;
-    let mut last_counted = None;
-    for &(row, col, ref value) in &grid.cells {
-        if row > header_row
-            && last_counted != Some(row)
-            && slot(slots, col) != Slot::Outside
-            && !value.is_empty()
-        {
-            held += 1;
-            last_counted = Some(row);
-        }
-    }
-    held
+    let held = grid
+        .lines
+        .iter()
+        .filter(|line| line.row > header_row)
+        .filter(|line| {
+            line.cells
+                .iter()
+                .any(|(col, value)| slot(slots, *col) != Slot::Outside && !value.is_empty())
+        })
+        .count();
+    held as u64
 }
 
 /// Turns the rows under the header into records. A row with nothing under the header's columns is
@@ -363,10 +389,8 @@ fn records(
     // may be a quoted field running over lines).
     let mut gap = 0u64;
     let mut previous = header_row;
-    let Grid {
-        mut cells, rows, ..
-    } = grid;
-    for (row, span) in rows {
+    // Each row's cells are dropped as soon as its record is made.
+    for Line { row, cells } in grid.lines {
         if row <= header_row {
             continue;
         }
@@ -377,9 +401,8 @@ fn records(
         let mut by_field = vec![RawCell::Empty; schema.fields.len()];
         let mut extra = vec![RawCell::Empty; extra_width];
         let mut is_record = false;
-        for (_, col, value) in &mut cells[span] {
-            let value = std::mem::replace(value, RawCell::Empty);
-            match slot(slots, *col) {
+        for (col, value) in cells {
+            match slot(slots, col) {
                 Slot::Field(k) => {
                     is_record |= !value.is_empty();
                     by_field[k] = value;
@@ -388,7 +411,7 @@ fn records(
                     is_record |= !value.is_empty();
                     extra[j] = value;
                 }
-                Slot::Outside if !value.is_empty() => strays.add(row, *col, &value),
+                Slot::Outside if !value.is_empty() => strays.add(row, col, &value),
                 Slot::Outside => {}
             }
         }
@@ -502,16 +525,29 @@ mod tests {
     #[test]
     fn cells_out_of_order_are_sorted_and_a_repeated_address_noted() {
         let mut cells = Cells::new(place(), limits::EXCEL);
+        // Row 3 comes in two pieces, its columns out of order, with row 1 between them.
         cells.push_at(2, 1, RawCell::Text("c".into())).unwrap();
+        cells.push_at(0, 2, RawCell::Text("b".into())).unwrap();
         cells.push_at(0, 0, RawCell::Text("a".into())).unwrap();
         cells.push_at(2, 1, RawCell::Text("d".into())).unwrap();
+        cells.push_at(2, 0, RawCell::Text("x".into())).unwrap();
         let grid = cells.into_grid();
         let got: Vec<(u32, u32, String)> = grid
-            .cells
+            .lines
             .iter()
-            .map(|(r, c, v)| (*r, *c, v.display()))
+            .flat_map(|l| l.cells.iter().map(|(c, v)| (l.row, *c, v.display())))
             .collect();
-        assert_eq!(got, vec![(1, 0, "a".into()), (3, 1, "d".into())]);
+        assert_eq!(
+            got,
+            vec![
+                (1, 0, "a".into()),
+                (1, 2, "b".into()),
+                (3, 0, "x".into()),
+                (3, 1, "d".into())
+            ]
+        );
+        assert_eq!(grid.notes[0].row, Some(3));
+        assert_eq!(grid.notes[0].column.as_deref(), Some("B"));
         assert_eq!(grid.notes.len(), 1);
         assert_eq!(grid.notes[0].rule, "duplicate_cell");
         assert_eq!(grid.notes[0].value, "c");
