@@ -4,7 +4,7 @@
 //! beside the outputs (never packaged). The result is the same bit for bit, so every output is the
 //! same bytes as a full run's. Anything that cannot be read back (another format, damage) is a miss.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use riskcensus_ingest::Input;
@@ -133,11 +133,13 @@ pub(crate) fn load(out_dir: &Path, table: &str, key: &str) -> Option<(TableResul
 /// Keeps a table's checked result for the next run. A cache that cannot be written costs the next
 /// run time, not correctness: it is a warning in the log, not an error.
 pub(crate) fn store(out_dir: &Path, table: &str, key: &str, r: &TableResult, hashes: &[u64]) {
-    let mut bytes = Vec::with_capacity(key.len() + 1);
-    bytes.extend_from_slice(key.as_bytes());
-    bytes.push(b'\n');
-    bytes.extend(riskcensus_qc::cache::encode(r, hashes));
-    if let Err(e) = crate::write_atomic(&path_of(out_dir, table), &bytes) {
+    let path = path_of(out_dir, table);
+    let written = crate::write_atomic_with(&path, |w| {
+        w.write_all(key.as_bytes())?;
+        w.write_all(b"\n")?;
+        riskcensus_qc::cache::encode_to(r, hashes, w)
+    });
+    if let Err(e) = written {
         tracing::warn!(table, error = %e, "cannot write the cache; the next run checks the table again");
     }
 }

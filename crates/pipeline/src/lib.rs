@@ -18,7 +18,7 @@ mod spec;
 mod validate;
 
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -183,6 +183,14 @@ pub fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
 /// Writes a file under a temporary name and renames it when whole, so a killed run never leaves half
 /// a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] of what `write` writes (buffered), without first holding it all in memory.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
     let err = |source| Error::Write {
         path: path.to_owned(),
         source,
@@ -195,7 +203,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         path.extension().and_then(|e| e.to_str()).unwrap_or(""),
         std::process::id()
     ));
-    fs::write(&tmp, bytes).map_err(err)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, fs::File::create(&tmp).map_err(err)?);
+    write(&mut w)
+        .and_then(|()| w.into_inner().map_err(|e| e.into_error()))
+        .map_err(err)?;
     fs::rename(&tmp, path).map_err(err)
 }
 

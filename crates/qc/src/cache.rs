@@ -4,6 +4,7 @@
 //! the table again.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
 use riskcensus_schema::Severity;
@@ -27,21 +28,32 @@ pub fn intern_rule(name: &str) -> &'static str {
     leaked
 }
 
-struct Out(Vec<u8>);
+/// The encoder's sink; the first write error is kept and returned at the end.
+struct Out<W: Write> {
+    w: W,
+    err: Option<std::io::Error>,
+}
 
-impl Out {
+impl<W: Write> Out<W> {
+    fn put(&mut self, b: &[u8]) {
+        if self.err.is_none()
+            && let Err(e) = self.w.write_all(b)
+        {
+            self.err = Some(e);
+        }
+    }
     fn u8(&mut self, v: u8) {
-        self.0.push(v);
+        self.put(&[v]);
     }
     fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.put(&v.to_le_bytes());
     }
     /// A length-prefixed byte string (u32 lengths: no cell, code or footprint comes near 4 GiB;
     /// a longer one is cut to a length that fails to decode, so the cache misses).
     fn bytes(&mut self, b: &[u8]) {
         let n = u32::try_from(b.len()).unwrap_or(u32::MAX);
-        self.0.extend_from_slice(&n.to_le_bytes());
-        self.0.extend_from_slice(b);
+        self.put(&n.to_le_bytes());
+        self.put(b);
     }
     fn str(&mut self, s: &str) {
         self.bytes(s.as_bytes());
@@ -95,7 +107,16 @@ impl Out {
 
 /// The bytes of a checked table and its issues' record hashes (index for index with its issues).
 pub fn encode(r: &TableResult, issue_hashes: &[u64]) -> Vec<u8> {
-    let mut o = Out(FORMAT.to_vec());
+    let mut bytes = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = encode_to(r, issue_hashes, &mut bytes);
+    bytes
+}
+
+/// [`encode`] into a writer, as it goes: a big table's cache is never a second copy in memory.
+pub fn encode_to(r: &TableResult, issue_hashes: &[u64], w: impl Write) -> std::io::Result<()> {
+    let mut o = Out { w, err: None };
+    o.put(FORMAT);
     o.str(&r.table);
     o.strs(&r.files);
     for v in [
@@ -158,7 +179,10 @@ pub fn encode(r: &TableResult, issue_hashes: &[u64]) -> Vec<u8> {
         o.opt_str(row.unit.as_deref());
         o.u8(u8::from(row.unit_from_point));
     }
-    o.0
+    match o.err {
+        Some(e) => Err(e),
+        None => o.w.flush(),
+    }
 }
 
 struct In<'a> {
