@@ -4,7 +4,7 @@
 //! beside the outputs (never packaged). The result is the same bit for bit, so every output is the
 //! same bytes as a full run's. Anything that cannot be read back (another format, damage) is a miss.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use riskcensus_ingest::Input;
@@ -12,7 +12,7 @@ use riskcensus_qc::TableResult;
 use riskcensus_schema::TableSchema;
 use sha2::{Digest, Sha256};
 
-use crate::Run;
+use crate::{FileHashes, Run};
 
 /// The key of one table's checked result: SHA-256 over everything its checking reads.
 pub(crate) struct KeyBuilder(Sha256);
@@ -55,9 +55,9 @@ impl KeyBuilder {
         }
     }
 
-    /// An input as the readers take it: how it is named and read, and the bytes of the file and of
-    /// its sidecars (a shapefile's .dbf, .shx, .prj, .cpg), streamed.
-    pub(crate) fn input(&mut self, i: &Input) {
+    /// An input as the readers take it: how it is named and read, and the hashes of the file and
+    /// of its sidecars (a shapefile's .dbf, .shx, .prj, .cpg), each hashed once per run.
+    pub(crate) fn input(&mut self, i: &Input, hashes: &FileHashes) {
         self.part(&i.display);
         self.part(&format!(
             "{:?} {:?} {:?} {:?}",
@@ -65,21 +65,10 @@ impl KeyBuilder {
         ));
         for p in with_sidecars(&i.path) {
             self.part(&p.display().to_string());
-            match std::fs::File::open(&p) {
-                Ok(mut f) => {
-                    let mut buf = vec![0u8; 1 << 16];
-                    loop {
-                        match f.read(&mut buf) {
-                            Ok(0) => break,
-                            Ok(n) => self.0.update(&buf[..n]),
-                            Err(_) => {
-                                self.part("unreadable");
-                                break;
-                            }
-                        }
-                    }
-                }
-                Err(_) => self.part("absent"),
+            match hashes.of(&p) {
+                Ok((_, sha256)) => self.part(&sha256),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.part("absent"),
+                Err(_) => self.part("unreadable"),
             }
         }
     }

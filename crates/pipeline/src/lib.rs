@@ -163,6 +163,31 @@ fn nothing_graded(scored: &Scored) -> Option<String> {
     ))
 }
 
+/// SHA-256 of files, each hashed once per run: `inputs.json` and the incremental cache's keys both
+/// need every input's hash, and a 1M-building workbook takes half a second to hash. Scoped to one
+/// run (never process-wide), so a file edited between two runs is hashed again.
+#[derive(Debug, Default)]
+pub struct FileHashes(std::sync::Mutex<std::collections::HashMap<PathBuf, (u64, String)>>);
+
+impl FileHashes {
+    /// Size and SHA-256 of `path`, hashed the first time it is asked for.
+    pub fn of(&self, path: &Path) -> std::io::Result<(u64, String)> {
+        if let Some(h) = self.lock().get(path) {
+            return Ok(h.clone());
+        }
+        let h = sha256_file(path)?;
+        self.lock().insert(path.to_owned(), h.clone());
+        Ok(h)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<PathBuf, (u64, String)>> {
+        // A panic while holding the lock cannot leave a half-written entry: inserts are whole.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
     let mut file = fs::File::open(path)?;
@@ -212,11 +237,17 @@ pub fn write_atomic_with(
 
 /// Hashes every input (SHA-256) in pipeline order.
 pub fn hash_inputs(run: &Run) -> Result<Vec<HashedInput>> {
-    run.inputs
-        .iter()
-        .chain(run.units.iter())
+    hash_inputs_with(run, &FileHashes::default())
+}
+
+/// [`hash_inputs`], the files hashed in parallel and remembered in `hashes`.
+fn hash_inputs_with(run: &Run, hashes: &FileHashes) -> Result<Vec<HashedInput>> {
+    use rayon::prelude::*;
+    let inputs: Vec<&InputSpec> = run.inputs.iter().chain(run.units.iter()).collect();
+    inputs
+        .into_par_iter()
         .map(|input| {
-            let (bytes, sha256) = sha256_file(&input.resolved).map_err(|source| Error::Input {
+            let (bytes, sha256) = hashes.of(&input.resolved).map_err(|source| Error::Input {
                 path: input.resolved.clone(),
                 source,
             })?;
@@ -250,9 +281,10 @@ pub fn run_with(
     options: &RunOptions,
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<RunReport> {
-    let mut inputs = hash_inputs(run)?;
+    let hashes = FileHashes::default();
+    let mut inputs = hash_inputs_with(run, &hashes)?;
     if let Some(t) = &run.indicator_table {
-        let (bytes, sha256) = sha256_file(&t.resolved).map_err(|source| Error::Input {
+        let (bytes, sha256) = hashes.of(&t.resolved).map_err(|source| Error::Input {
             path: t.resolved.clone(),
             source,
         })?;
@@ -264,7 +296,7 @@ pub fn run_with(
         });
     }
     package::clear_outputs(&run.out_dir)?;
-    let validated = validate(run, progress)?;
+    let validated = validate::validate_with(run, &hashes, progress)?;
     progress("join and score", 0, 1);
     let scored = join_and_score(run, &validated)?;
     geoparquet::write_all(

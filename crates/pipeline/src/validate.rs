@@ -10,7 +10,7 @@ use riskcensus_qc::{Context, TableResult, check_table_reviewed};
 use riskcensus_risk::units::UnitSet;
 use riskcensus_schema::{GeometryKind, Registry, TableSchema};
 
-use crate::{Error, InputSpec, Result, Run};
+use crate::{Error, FileHashes, InputSpec, Result, Run};
 
 /// What ingest and QC produced.
 pub struct Validated {
@@ -77,6 +77,15 @@ fn read_changes(path: &Path) -> Result<BTreeMap<String, String>> {
 
 /// Reads every input and checks it; writes `qc/` into the run's output directory.
 pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<Validated> {
+    validate_with(run, &FileHashes::default(), progress)
+}
+
+/// [`validate`], with the input hashes the run has already taken.
+pub(crate) fn validate_with(
+    run: &Run,
+    hashes: &FileHashes,
+    progress: &mut dyn FnMut(&str, u64, u64),
+) -> Result<Validated> {
     let registry = Registry::nbs2023();
     let mut warnings = run.warnings.clone();
     let dispositions = read_dispositions(run, &mut warnings)?;
@@ -124,7 +133,9 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
         units: None,
     };
     let Some(units_input) = &run.units else {
-        return validate_indicators(run, &info, &ctx, warnings, review, reviewed, progress);
+        // An indicator table has no coordinates to reproject.
+        let tables = Tables::new(run, hashes, VectorOptions { reproject: false });
+        return validate_indicators(tables, &info, &ctx, warnings, review, reviewed, progress);
     };
     // The units first: every other table is checked against them.
     progress(&units_input.table, 0, total);
@@ -136,7 +147,7 @@ pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<V
             hint: "name a polygon layer, e.g. xzqh_xz".into(),
         });
     }
-    let mut tables = Tables::new(run, opts);
+    let mut tables = Tables::new(run, hashes, opts);
     let units_checked =
         tables.check(units_schema, &[input(units_input)], &ctx, &mut review, None)?;
     let units_key = units_checked.key;
@@ -188,6 +199,7 @@ struct Checked {
 /// run (see [`crate::cache`]).
 struct Tables<'a> {
     run: &'a Run,
+    hashes: &'a FileHashes,
     opts: VectorOptions,
     /// Tables whose cached result was used, in the order met.
     reused: Vec<String>,
@@ -197,9 +209,10 @@ struct Tables<'a> {
 }
 
 impl<'a> Tables<'a> {
-    fn new(run: &'a Run, opts: VectorOptions) -> Tables<'a> {
+    fn new(run: &'a Run, hashes: &'a FileHashes, opts: VectorOptions) -> Tables<'a> {
         Tables {
             run,
+            hashes,
             opts,
             reused: Vec::new(),
             to_store: Vec::new(),
@@ -242,7 +255,7 @@ impl<'a> Tables<'a> {
             k.after(a);
         }
         for i in inputs {
-            k.input(i);
+            k.input(i, self.hashes);
         }
         let key = k.finish();
         let table = schema.code.as_str();
@@ -329,7 +342,7 @@ fn write_reports(
 /// schema made from its header when the pipeline loaded), with the reviewers' marks, and its
 /// report written.
 fn validate_indicators(
-    run: &Run,
+    mut tables: Tables<'_>,
     info: &RunInfo<'_>,
     ctx: &Context<'_>,
     warnings: Vec<String>,
@@ -337,6 +350,7 @@ fn validate_indicators(
     reviewed: bool,
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<Validated> {
+    let run = tables.run;
     let (Some(t), Some(schema)) = (
         &run.indicator_table,
         run.schemas.table(crate::indicators::TABLE),
@@ -349,7 +363,6 @@ fn validate_indicators(
         });
     };
     progress(crate::indicators::TABLE, 0, 2);
-    let mut tables = Tables::new(run, VectorOptions { reproject: false });
     let checked = tables.check(
         schema,
         &[crate::indicators::input(t)],

@@ -290,7 +290,13 @@ impl Passes {
                     .first()
                     .and_then(|k| schema.field_index(k))
                     .or_else(|| ks.first().copied())?;
-                Some((ks, fields.join(", "), *severity, key_field, FirstSeen::default()))
+                Some((
+                    ks,
+                    fields.join(", "),
+                    *severity,
+                    key_field,
+                    FirstSeen::default(),
+                ))
             })
             .collect();
         let key_fields = schema
@@ -417,9 +423,10 @@ fn duplicate_records(
     let hashes: Vec<Option<u64>> = outcomes[start..]
         .par_iter()
         .map(|o| {
-            let failed = o.findings.iter().any(|x| {
-                x.severity == Severity::Error && x.field.is_some_and(|f| ks.contains(&f))
-            });
+            let failed = o
+                .findings
+                .iter()
+                .any(|x| x.severity == Severity::Error && x.field.is_some_and(|f| ks.contains(&f)));
             if failed || ks.iter().any(|&k| o.values[k].is_null()) {
                 return None;
             }
@@ -433,7 +440,10 @@ fn duplicate_records(
     for (b, h) in hashes.into_iter().enumerate() {
         let Some(h) = h else { continue };
         let i = start + b;
-        let same = |j: usize| ks.iter().all(|&k| outcomes[j].values[k] == outcomes[i].values[k]);
+        let same = |j: usize| {
+            ks.iter()
+                .all(|&k| outcomes[j].values[k] == outcomes[i].values[k])
+        };
         let Some(j) = seen.earlier(h, i, same) else {
             continue;
         };
@@ -1430,7 +1440,13 @@ mod tests {
             school(schema, 3, "红塔区实验小学", "12530400431640456B", q),
             school(schema, 4, "玉溪第二中学", "12530400431640123A", q),
             school(schema, 5, "玉溪第一中学", "12530400431640789C", p),
-            school(schema, 102, "北城小学", "12530400431640456B", (102.56, 24.37)),
+            school(
+                schema,
+                102,
+                "北城小学",
+                "12530400431640456B",
+                (102.56, 24.37),
+            ),
             school(schema, 103, "红塔区实验小学", "12530400431640999D", q),
         ];
         let raw = RawTable {
@@ -1456,14 +1472,27 @@ mod tests {
             let r = run(batch);
             assert_eq!(r.issues, whole.issues, "batches of {batch}");
             assert_eq!(r.counts, whole.counts, "batches of {batch}");
-            let rows = |t: &TableResult| t.clean.rows.iter().map(|c| (c.file, c.row)).collect::<Vec<_>>();
+            let rows = |t: &TableResult| {
+                t.clean
+                    .rows
+                    .iter()
+                    .map(|c| (c.file, c.row))
+                    .collect::<Vec<_>>()
+            };
             assert_eq!(rows(&r), rows(&whole), "batches of {batch}");
         }
         let repeats: Vec<(&str, u32, &str, &str)> = whole
             .issues
             .iter()
             .filter(|i| i.rule.starts_with("duplicate"))
-            .map(|i| (i.file.as_str(), i.row.unwrap_or(0), i.rule, i.message_en.as_str()))
+            .map(|i| {
+                (
+                    i.file.as_str(),
+                    i.row.unwrap_or(0),
+                    i.rule,
+                    i.message_en.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             repeats,
