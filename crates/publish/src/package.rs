@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{Error, HashedInput, Result, Run};
+use crate::{Error, Result};
 
 mod read;
+mod tier;
 pub use read::{MAX_MANIFEST_BYTES, MAX_PARQUET_FOOTER_BYTES, unpack, verify};
+pub use tier::{SampleFigures, Tier, TierRecord};
 
 /// Top-level folders a package may hold (besides `manifest.json`).
 pub const LAYOUT: &[&str] = &["parquet/", "qc/", "maps/", "gis/", "risk/", "changes/"];
@@ -65,7 +67,7 @@ pub struct Manifest {
     /// The review tiers the data has passed (county self-check, city sampled check, province
     /// acceptance); absent in packages from before the review loop.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tiers: Vec<crate::review::tier::TierRecord>,
+    pub tiers: Vec<TierRecord>,
     /// SHA-256 of the package this one follows (`run --previous`), whose differences are under
     /// `changes/`: packages of one county form a chain anyone can check by hashing the earlier file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,42 +150,21 @@ pub struct Identity {
     pub previous_package_sha256: Option<String>,
 }
 
-/// Builds the package from a finished run's output directory; returns its path.
+/// Builds the package of a finished run from its output directory `out`: `id` says who it is
+/// from (and the package it follows, if any), `inputs` the files the run read, `qc` the run's QC
+/// figures. Returns its path.
 pub fn build(
-    run: &Run,
-    inputs: &[HashedInput],
+    out: &Path,
+    id: &Identity,
+    inputs: Vec<InputHash>,
     qc: &riskcensus_qc::report::Summary,
 ) -> Result<PathBuf> {
-    build_linked(run, inputs, qc, None)
+    build_from(out, id, inputs, qc.passed, qc_tables(qc))
 }
 
-/// Builds the package, its manifest linking the previous package's SHA-256 when given.
-pub fn build_linked(
-    run: &Run,
-    inputs: &[HashedInput],
-    qc: &riskcensus_qc::report::Summary,
-    previous_package_sha256: Option<String>,
-) -> Result<PathBuf> {
-    let id = Identity {
-        previous_package_sha256,
-        run: run.name.clone(),
-        region_code: run.region_code.clone(),
-        region_name: run.region_name.clone(),
-        reference_year: run.reference_year,
-        pipeline_sha256: run.pipeline_sha256.clone(),
-        schema_files: run.schemas.files.clone(),
-    };
-    let inputs: Vec<InputHash> = inputs
-        .iter()
-        .map(|i| InputHash {
-            table: i.table.clone(),
-            path: i.path.clone(),
-            bytes: i.bytes,
-            sha256: i.sha256.clone(),
-        })
-        .collect();
-    let qc_tables = qc
-        .tables
+/// The QC figures of each table, as the manifest records them.
+pub fn qc_tables(qc: &riskcensus_qc::report::Summary) -> Vec<QcTable> {
+    qc.tables
         .iter()
         .map(|t| QcTable {
             table: t.table.clone(),
@@ -195,8 +176,7 @@ pub fn build_linked(
             error_rate: t.error_rate,
             passed: t.passed,
         })
-        .collect();
-    build_from(&run.out_dir, &id, inputs, qc.passed, qc_tables)
+        .collect()
 }
 
 /// How an entry is stored: Parquet (zstd inside) and PNG are compressed already, so deflating them

@@ -6,12 +6,32 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use riskcensus_qc::{CleanTable, Issue, Value};
+use riskcensus_qc::{CleanTable, Issue, TableResult, Value};
 use riskcensus_risk::units::{RecordUnits, UnitSet};
-use riskcensus_schema::{FieldType, TableSchema, divisions};
+use riskcensus_schema::{FieldType, SchemaSet, TableSchema, divisions};
 use riskcensus_spatial::{Geom, parse_wkb};
 
-use crate::{Error, Result, Run, Validated, write_atomic};
+use crate::{Error, Result, write_atomic};
+
+/// What the GeoParquet step reads of a run: where it writes, the region, the schemas, the checked
+/// tables and what the run's units are. Plain borrowed fields, so publishing needs nothing of the
+/// pipeline that produced them.
+pub struct RunTables<'a> {
+    /// `<output dir>/<run name>/`; the tables go under its `parquet/`.
+    pub out_dir: &'a Path,
+    /// The run's region (a county, city or province code).
+    pub region_code: &'a str,
+    pub schemas: &'a SchemaSet,
+    /// The checked tables: the units table first, then the inputs' tables in pipeline order.
+    pub results: &'a [TableResult],
+    /// The units layer's code and name fields; `None` when the run scores an indicator table.
+    pub unit_fields: Option<(&'a str, &'a str)>,
+    /// The risk model, for the graded units' columns in the data dictionary.
+    pub model: Option<&'a riskcensus_risk::Model>,
+    /// Whether the units are polygons of a boundary layer (not rows of an indicator table): the
+    /// graded units then carry a geometry column.
+    pub unit_polygons: bool,
+}
 
 /// The Hive partition column, read from the folder name, not stored in the files.
 const COUNTY_MEANING: &str = "Hive partition key, from the folder name county=<code> (readers with Hive partitioning add it)";
@@ -118,7 +138,7 @@ fn write_df(df: &mut DataFrame, path: &Path, geo: Option<String>) -> Result<()> 
 
 /// One clean table as partitions: county code → DataFrame and its geometry facts.
 fn table_frames(
-    run: &Run,
+    region: &str,
     schema: &TableSchema,
     clean: &CleanTable,
     files: &[String],
@@ -151,9 +171,9 @@ fn table_frames(
         match (code, units) {
             (None, Some(u)) => partition_county(
                 largest_overlap(u, clean.rows[i].geometry.as_deref()),
-                &run.region_code,
+                region,
             ),
-            _ => partition_county(code, &run.region_code),
+            _ => partition_county(code, region),
         }
     };
     let mut parts: BTreeMap<String, Vec<usize>> = BTreeMap::new();
@@ -324,7 +344,7 @@ fn projjson_4490(at: &Path) -> Result<String> {
 /// that names no county (none, or a unit numbered by another scheme), the region when it is a
 /// county, else [`UNASSIGNED`]. Never a city or province code, never a whole unit code: a
 /// partition is a county, whatever the level of the run or of its units.
-pub(crate) fn partition_county(code: Option<&str>, region: &str) -> String {
+pub fn partition_county(code: Option<&str>, region: &str) -> String {
     code.and_then(divisions::county_of)
         .or_else(|| divisions::county_of(region))
         .unwrap_or(UNASSIGNED)
@@ -423,8 +443,7 @@ fn issues_frame(issues: &[&Issue]) -> Result<DataFrame> {
 /// Writes every clean table, the issues, and the data dictionary (with the graded units' columns
 /// when `unit_risk` is given). Returns the files written.
 pub fn write_all(
-    run: &Run,
-    v: &Validated,
+    run: &RunTables,
     records: &BTreeMap<String, RecordUnits>,
     unit_risk: Option<&DataFrame>,
 ) -> Result<Vec<PathBuf>> {
@@ -437,18 +456,18 @@ pub fn write_all(
     );
     // Only a city or provincial run needs the units to place what has no code: in a county run,
     // that is the county.
-    let units = match (&run.units, v.results.first()) {
-        (Some(_), Some(u)) if divisions::county_of(&run.region_code).is_none() => Some(
-            UnitSet::from_table(&u.clean, &run.units_code_field, &run.units_name_field),
-        ),
+    let units = match (run.unit_fields, run.results.first()) {
+        (Some((code, name)), Some(u)) if divisions::county_of(run.region_code).is_none() => {
+            Some(UnitSet::from_table(&u.clean, code, name))
+        }
         _ => None,
     };
-    for r in &v.results {
+    for r in run.results {
         let Some(schema) = run.schemas.table(&r.table) else {
             continue;
         };
         let frames = table_frames(
-            run,
+            run.region_code,
             schema,
             &r.clean,
             &r.files,
@@ -528,8 +547,8 @@ pub fn write_all(
         markdown.push_str(
             "\n## unit_risk — 评估单元风险（每个单元一行）\n\n| column | 中文名 | type | unit | meaning |\n|---|---|---|---|---|\n",
         );
-        let mut entries = unit_risk_dictionary(run.model.as_ref(), risk);
-        if run.indicator_table.is_none() {
+        let mut entries = unit_risk_dictionary(run.model, risk);
+        if run.unit_polygons {
             // Units from a boundary layer carry their polygons.
             entries.push((
                 "geometry".into(),
@@ -555,16 +574,16 @@ pub fn write_all(
             markdown.push_str(&format!("| {name} | {zh} | {ty} | {unit} | {meaning} |\n"));
         }
     }
-    let all: Vec<&Issue> = v.results.iter().flat_map(|r| &r.issues).collect();
+    let all: Vec<&Issue> = run.results.iter().flat_map(|r| &r.issues).collect();
     let mut by_county: BTreeMap<String, Vec<&Issue>> = BTreeMap::new();
     for i in all {
         // A record without a valid township: an issue whose value is a code of a county inside the
         // region (an unknown township of 530381) goes to that county rather than `unassigned`.
         let code = i.unit.as_deref().or_else(|| {
             divisions::county_of(&i.value)
-                .filter(|c| c.starts_with(divisions::region_prefix(&run.region_code)))
+                .filter(|c| c.starts_with(divisions::region_prefix(run.region_code)))
         });
-        let c = partition_county(code, &run.region_code);
+        let c = partition_county(code, run.region_code);
         by_county.entry(c).or_default().push(i);
     }
     for (county, issues) in by_county {
