@@ -148,22 +148,57 @@ fn table_frames(
 ) -> Result<Vec<(String, DataFrame, Option<String>)>> {
     let names = column_names(schema);
     let point = riskcensus_risk::units::point_fields(schema);
-    // The unit the join placed each record in, and how; tables the join did not read keep their
-    // declared unit.
-    let unit_of = |i: usize| -> (Option<String>, Option<&'static str>) {
-        match assigned {
-            Some(a) => (a.unit[i].clone(), a.how[i].as_str()),
-            None => {
-                let u = clean.rows[i].unit.clone();
-                let how = u.as_ref().map(|_| "code");
-                (u, how)
-            }
+    let parts = partition_rows(region, clean, assigned, units);
+    let mut out = Vec::new();
+    for (county, idx) in parts {
+        let mut cols: Vec<Column> = schema
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(k, f)| {
+                let values = idx.iter().map(|&i| &clean.rows[i].values[k]);
+                field_column(names[k].as_str(), f.ty, values)
+            })
+            .collect();
+        cols.extend(provenance_columns(clean, files, assigned, &idx));
+        let wkbs = record_geometries(clean, point, &idx);
+        let geo = geometry_column(&wkbs, projjson).map(|(col, meta)| {
+            cols.push(col);
+            meta
+        });
+        out.push((county, DataFrame::new(idx.len(), cols)?, geo));
+    }
+    Ok(out)
+}
+
+/// The unit the join placed record `i` in, and how; a table the join did not read keeps its
+/// declared unit (found "by code").
+fn record_unit(
+    clean: &CleanTable,
+    assigned: Option<&RecordUnits>,
+    i: usize,
+) -> (Option<String>, Option<&'static str>) {
+    match assigned {
+        Some(a) => (a.unit[i].clone(), a.how[i].as_str()),
+        None => {
+            let u = clean.rows[i].unit.clone();
+            let how = u.as_ref().map(|_| "code");
+            (u, how)
         }
-    };
-    // The unit the record went to, else the township it declared, else (a hazard zone of a city
-    // run) the unit its polygon overlaps most.
+    }
+}
+
+/// The rows of each county partition, in row order. A record's county is that of the unit it went
+/// to, else of the township it declared, else (a hazard zone of a city run) of the unit its
+/// polygon overlaps most.
+fn partition_rows(
+    region: &str,
+    clean: &CleanTable,
+    assigned: Option<&RecordUnits>,
+    units: Option<&UnitSet>,
+) -> BTreeMap<String, Vec<usize>> {
     let county_of = |i: usize| {
-        let placed = unit_of(i).0;
+        let placed = record_unit(clean, assigned, i).0;
         let code = placed
             .as_deref()
             .filter(|u| divisions::county_of(u).is_some())
@@ -180,70 +215,82 @@ fn table_frames(
     for i in 0..clean.rows.len() {
         parts.entry(county_of(i)).or_default().push(i);
     }
-    let mut out = Vec::new();
-    for (county, idx) in parts {
-        let mut cols: Vec<Column> = Vec::new();
-        for (k, f) in schema.fields.iter().enumerate() {
-            let name = names[k].as_str();
-            let values = idx.iter().map(|&i| &clean.rows[i].values[k]);
-            let col = match f.ty {
-                FieldType::Int => Column::new(
-                    name.into(),
-                    values
-                        .map(|v| {
-                            if let Value::Int(x) = v {
-                                Some(*x)
-                            } else {
-                                None
-                            }
-                        })
-                        .collect::<Vec<_>>(),
-                ),
-                FieldType::Float => {
-                    Column::new(name.into(), values.map(|v| v.as_f64()).collect::<Vec<_>>())
-                }
-                FieldType::Bool => Column::new(
-                    name.into(),
-                    values
-                        .map(|v| {
-                            if let Value::Bool(b) = v {
-                                Some(*b)
-                            } else {
-                                None
-                            }
-                        })
-                        .collect::<Vec<_>>(),
-                ),
-                FieldType::Date => Column::new(
-                    name.into(),
-                    values
-                        .map(|v| {
-                            if let Value::Date(d) = v {
-                                Some(riskcensus_qc::coerce::civil_from_days(*d))
-                            } else {
-                                None
-                            }
-                        })
-                        .collect::<Vec<_>>(),
-                ),
-                FieldType::Text => Column::new(
-                    name.into(),
-                    values
-                        .map(|v| v.as_str().map(str::to_owned))
-                        .collect::<Vec<_>>(),
-                ),
-            };
-            cols.push(col);
+    parts
+}
+
+/// One schema field's column, typed as the schema says; a value of another type is null.
+fn field_column<'v>(name: &str, ty: FieldType, values: impl Iterator<Item = &'v Value>) -> Column {
+    match ty {
+        FieldType::Int => Column::new(
+            name.into(),
+            values
+                .map(|v| {
+                    if let Value::Int(x) = v {
+                        Some(*x)
+                    } else {
+                        None
+                    }
+                })
+                .collect::<Vec<_>>(),
+        ),
+        FieldType::Float => {
+            Column::new(name.into(), values.map(|v| v.as_f64()).collect::<Vec<_>>())
         }
-        cols.push(Column::new(
+        FieldType::Bool => Column::new(
+            name.into(),
+            values
+                .map(|v| {
+                    if let Value::Bool(b) = v {
+                        Some(*b)
+                    } else {
+                        None
+                    }
+                })
+                .collect::<Vec<_>>(),
+        ),
+        FieldType::Date => Column::new(
+            name.into(),
+            values
+                .map(|v| {
+                    if let Value::Date(d) = v {
+                        Some(riskcensus_qc::coerce::civil_from_days(*d))
+                    } else {
+                        None
+                    }
+                })
+                .collect::<Vec<_>>(),
+        ),
+        FieldType::Text => Column::new(
+            name.into(),
+            values
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Vec<_>>(),
+        ),
+    }
+}
+
+/// The columns every published record carries after its fields: `unit_code`, `assigned_by`,
+/// `source_file`, `source_row`.
+fn provenance_columns(
+    clean: &CleanTable,
+    files: &[String],
+    assigned: Option<&RecordUnits>,
+    idx: &[usize],
+) -> [Column; 4] {
+    [
+        Column::new(
             "unit_code".into(),
-            idx.iter().map(|&i| unit_of(i).0).collect::<Vec<_>>(),
-        ));
-        cols.push(Column::new(
+            idx.iter()
+                .map(|&i| record_unit(clean, assigned, i).0)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
             "assigned_by".into(),
-            idx.iter().map(|&i| unit_of(i).1).collect::<Vec<_>>(),
-        ));
-        cols.push(Column::new(
+            idx.iter()
+                .map(|&i| record_unit(clean, assigned, i).1)
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
             "source_file".into(),
             idx.iter()
                 .map(|&i| {
@@ -253,32 +300,32 @@ fn table_frames(
                         .unwrap_or_default()
                 })
                 .collect::<Vec<_>>(),
-        ));
-        cols.push(Column::new(
+        ),
+        Column::new(
             "source_row".into(),
             idx.iter()
                 .map(|&i| clean.rows[i].row as i64)
                 .collect::<Vec<_>>(),
-        ));
-        // Geometry: the record's own, else its point.
-        let wkbs: Vec<Option<Vec<u8>>> = idx
-            .iter()
-            .map(|&i| {
-                let r = &clean.rows[i];
-                r.geometry.as_ref().map(|g| g.to_vec()).or_else(|| {
-                    point.and_then(|(a, b)| {
-                        Some(point_wkb(r.values[a].as_f64()?, r.values[b].as_f64()?))
-                    })
+        ),
+    ]
+}
+
+/// Each record's geometry as WKB: its own, else a point from its longitude and latitude fields.
+fn record_geometries(
+    clean: &CleanTable,
+    point: Option<(usize, usize)>,
+    idx: &[usize],
+) -> Vec<Option<Vec<u8>>> {
+    idx.iter()
+        .map(|&i| {
+            let r = &clean.rows[i];
+            r.geometry.as_ref().map(|g| g.to_vec()).or_else(|| {
+                point.and_then(|(a, b)| {
+                    Some(point_wkb(r.values[a].as_f64()?, r.values[b].as_f64()?))
                 })
             })
-            .collect();
-        let geo = geometry_column(&wkbs, projjson).map(|(col, meta)| {
-            cols.push(col);
-            meta
-        });
-        out.push((county, DataFrame::new(idx.len(), cols)?, geo));
-    }
-    Ok(out)
+        })
+        .collect()
 }
 
 /// The `geometry` column of WKB values, with its `geo` metadata (types, bbox); None without any.
@@ -450,18 +497,8 @@ pub fn write_all(
     let root = run.out_dir.join("parquet");
     let projjson = projjson_4490(&root)?;
     let mut written = Vec::new();
-    let mut dictionary = vec!["table,column,name_zh,type,unit,meaning".to_owned()];
-    let mut markdown = String::from(
-        "# Data dictionary\n\nEvery Parquet table of this run, its columns, their Chinese names, types and units.\n",
-    );
-    // Only a city or provincial run needs the units to place what has no code: in a county run,
-    // that is the county.
-    let units = match (run.unit_fields, run.results.first()) {
-        (Some((code, name)), Some(u)) if divisions::county_of(run.region_code).is_none() => {
-            Some(UnitSet::from_table(&u.clean, code, name))
-        }
-        _ => None,
-    };
+    let mut dictionary = Dictionary::new();
+    let units = partition_units(run);
     for r in run.results {
         let Some(schema) = run.schemas.table(&r.table) else {
             continue;
@@ -483,97 +520,29 @@ pub fn write_all(
             write_df(&mut df, &path, geo)?;
             written.push(path);
         }
-        markdown.push_str(&format!(
-            "\n## {} — {}\n\n| column | 中文名 | type | unit | meaning |\n|---|---|---|---|---|\n",
-            r.table, schema.name_zh
-        ));
-        for (name, f) in column_names(schema).iter().zip(&schema.fields) {
-            let ty = format!("{:?}", f.ty).to_lowercase();
-            let unit = f.unit.clone().unwrap_or_default();
-            let meaning = f
-                .description
-                .clone()
-                .unwrap_or_else(|| format!("{} ({})", f.name_zh, f.code));
-            dictionary.push(format!(
-                "{},{},\"{}\",{ty},{unit},\"{}\"",
-                r.table,
-                name,
-                f.name_zh.replace('"', "'"),
-                meaning.replace('"', "'")
-            ));
-            markdown.push_str(&format!(
-                "| {name} | {} | {ty} | {unit} | {meaning} |\n",
-                f.name_zh
-            ));
-        }
-        for (name, zh, ty, meaning) in [
-            (
-                "unit_code",
-                "评估单元代码",
-                "text",
-                "the unit the record was assigned to (its township, or the county unit of a city run)",
-            ),
-            (
-                "assigned_by",
-                "归属方式",
-                "text",
-                "how the unit was found: code (declared township code), point (point in polygon), overlap (largest footprint overlap); empty when none",
-            ),
-            (
-                "source_file",
-                "来源文件",
-                "text",
-                "the file the record was read from",
-            ),
-            (
-                "source_row",
-                "来源行号",
-                "int",
-                "the row an office sees in Excel, or the feature's 1-based index",
-            ),
-            (
-                "geometry",
-                "几何",
-                "wkb",
-                "CGCS2000 (EPSG:4490) geometry, WKB",
-            ),
-            ("county", "县级行政区代码", "text", COUNTY_MEANING),
-        ] {
-            dictionary.push(format!("{},{name},{zh},{ty},,\"{meaning}\"", r.table));
-            markdown.push_str(&format!("| {name} | {zh} | {ty} |  | {meaning} |\n"));
-        }
+        dictionary.add_table(&r.table, schema);
     }
     if let Some(risk) = unit_risk {
-        markdown.push_str(
-            "\n## unit_risk — 评估单元风险（每个单元一行）\n\n| column | 中文名 | type | unit | meaning |\n|---|---|---|---|---|\n",
-        );
-        let mut entries = unit_risk_dictionary(run.model, risk);
-        if run.unit_polygons {
-            // Units from a boundary layer carry their polygons.
-            entries.push((
-                "geometry".into(),
-                "几何".into(),
-                "wkb".into(),
-                String::new(),
-                "CGCS2000 (EPSG:4490) unit polygon, WKB".into(),
-            ));
-        }
-        entries.push((
-            "county".into(),
-            "县级行政区代码".into(),
-            "text".into(),
-            String::new(),
-            COUNTY_MEANING.into(),
-        ));
-        for (name, zh, ty, unit, meaning) in entries {
-            dictionary.push(format!(
-                "unit_risk,{name},\"{}\",{ty},{unit},\"{}\"",
-                zh.replace('"', "'"),
-                meaning.replace('"', "'")
-            ));
-            markdown.push_str(&format!("| {name} | {zh} | {ty} | {unit} | {meaning} |\n"));
-        }
+        dictionary.add_unit_risk(unit_risk_entries(run, risk));
     }
+    written.extend(write_issues(run, &root)?);
+    dictionary.write(&root)?;
+    Ok(written)
+}
+
+/// The units a city or provincial run places what has no code with; `None` in a county run, where
+/// that is the county.
+fn partition_units(run: &RunTables) -> Option<UnitSet> {
+    match (run.unit_fields, run.results.first()) {
+        (Some((code, name)), Some(u)) if divisions::county_of(run.region_code).is_none() => {
+            Some(UnitSet::from_table(&u.clean, code, name))
+        }
+        _ => None,
+    }
+}
+
+/// Every table's issues, partitioned by county: `parquet/issues/county=<code>/part-0.parquet`.
+fn write_issues(run: &RunTables, root: &Path) -> Result<Vec<PathBuf>> {
     let all: Vec<&Issue> = run.results.iter().flat_map(|r| &r.issues).collect();
     let mut by_county: BTreeMap<String, Vec<&Issue>> = BTreeMap::new();
     for i in all {
@@ -586,6 +555,7 @@ pub fn write_all(
         let c = partition_county(code, run.region_code);
         by_county.entry(c).or_default().push(i);
     }
+    let mut written = Vec::new();
     for (county, issues) in by_county {
         let mut df = issues_frame(&issues)?;
         let path = root
@@ -595,194 +565,355 @@ pub fn write_all(
         write_df(&mut df, &path, None)?;
         written.push(path);
     }
-    write_atomic(
-        &root.join("data_dictionary.csv"),
-        (dictionary.join("\n") + "\n").as_bytes(),
-    )?;
-    write_atomic(&root.join("data_dictionary.md"), markdown.as_bytes())?;
     Ok(written)
 }
 
+/// One column of the data dictionary: name, Chinese name, type, unit, meaning.
+type DictEntry = (String, String, String, String, String);
+
+/// The columns every published record carries besides its fields: name, Chinese name, type,
+/// meaning.
+const RECORD_COLUMNS: &[(&str, &str, &str, &str)] = &[
+    (
+        "unit_code",
+        "评估单元代码",
+        "text",
+        "the unit the record was assigned to (its township, or the county unit of a city run)",
+    ),
+    (
+        "assigned_by",
+        "归属方式",
+        "text",
+        "how the unit was found: code (declared township code), point (point in polygon), overlap (largest footprint overlap); empty when none",
+    ),
+    (
+        "source_file",
+        "来源文件",
+        "text",
+        "the file the record was read from",
+    ),
+    (
+        "source_row",
+        "来源行号",
+        "int",
+        "the row an office sees in Excel, or the feature's 1-based index",
+    ),
+    (
+        "geometry",
+        "几何",
+        "wkb",
+        "CGCS2000 (EPSG:4490) geometry, WKB",
+    ),
+    ("county", "县级行政区代码", "text", COUNTY_MEANING),
+];
+
+/// The data dictionary as it is built: csv lines and the Markdown document.
+struct Dictionary {
+    csv: Vec<String>,
+    markdown: String,
+}
+
+impl Dictionary {
+    fn new() -> Dictionary {
+        Dictionary {
+            csv: vec!["table,column,name_zh,type,unit,meaning".to_owned()],
+            markdown: String::from(
+                "# Data dictionary\n\nEvery Parquet table of this run, its columns, their Chinese names, types and units.\n",
+            ),
+        }
+    }
+
+    /// A clean table's columns: its fields, then the columns every record carries.
+    fn add_table(&mut self, table: &str, schema: &TableSchema) {
+        self.markdown.push_str(&format!(
+            "\n## {} — {}\n\n| column | 中文名 | type | unit | meaning |\n|---|---|---|---|---|\n",
+            table, schema.name_zh
+        ));
+        for (name, f) in column_names(schema).iter().zip(&schema.fields) {
+            let ty = format!("{:?}", f.ty).to_lowercase();
+            let unit = f.unit.clone().unwrap_or_default();
+            let meaning = f
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("{} ({})", f.name_zh, f.code));
+            self.csv.push(format!(
+                "{},{},\"{}\",{ty},{unit},\"{}\"",
+                table,
+                name,
+                f.name_zh.replace('"', "'"),
+                meaning.replace('"', "'")
+            ));
+            self.markdown.push_str(&format!(
+                "| {name} | {} | {ty} | {unit} | {meaning} |\n",
+                f.name_zh
+            ));
+        }
+        for (name, zh, ty, meaning) in RECORD_COLUMNS {
+            self.csv
+                .push(format!("{table},{name},{zh},{ty},,\"{meaning}\""));
+            self.markdown
+                .push_str(&format!("| {name} | {zh} | {ty} |  | {meaning} |\n"));
+        }
+    }
+
+    /// The graded units' columns.
+    fn add_unit_risk(&mut self, entries: Vec<DictEntry>) {
+        self.markdown.push_str(
+            "\n## unit_risk — 评估单元风险（每个单元一行）\n\n| column | 中文名 | type | unit | meaning |\n|---|---|---|---|---|\n",
+        );
+        for (name, zh, ty, unit, meaning) in entries {
+            self.csv.push(format!(
+                "unit_risk,{name},\"{}\",{ty},{unit},\"{}\"",
+                zh.replace('"', "'"),
+                meaning.replace('"', "'")
+            ));
+            self.markdown
+                .push_str(&format!("| {name} | {zh} | {ty} | {unit} | {meaning} |\n"));
+        }
+    }
+
+    /// `data_dictionary.csv` and `data_dictionary.md` under `root`.
+    fn write(self, root: &Path) -> Result<()> {
+        write_atomic(
+            &root.join("data_dictionary.csv"),
+            (self.csv.join("\n") + "\n").as_bytes(),
+        )?;
+        write_atomic(&root.join("data_dictionary.md"), self.markdown.as_bytes())
+    }
+}
+
+/// The dictionary entries of the graded units: the frame's columns, then the unit polygon (units
+/// from a boundary layer carry theirs) and the partition column.
+fn unit_risk_entries(run: &RunTables, risk: &DataFrame) -> Vec<DictEntry> {
+    let mut entries = unit_risk_dictionary(run.model, risk);
+    if run.unit_polygons {
+        entries.push((
+            "geometry".into(),
+            "几何".into(),
+            "wkb".into(),
+            String::new(),
+            "CGCS2000 (EPSG:4490) unit polygon, WKB".into(),
+        ));
+    }
+    entries.push((
+        "county".into(),
+        "县级行政区代码".into(),
+        "text".into(),
+        String::new(),
+        COUNTY_MEANING.into(),
+    ));
+    entries
+}
+
+/// The unit table's own columns: name, Chinese name, unit, meaning.
+const UNIT_COLUMNS: &[(&str, &str, &str, &str)] = &[
+    ("unit_code", "评估单元代码", "", "the unit's division code"),
+    ("unit_name", "评估单元名称", "", "the unit's name"),
+    (
+        "no_rating_reason",
+        "无评级原因",
+        "",
+        "why the unit got no rating (empty when rated)",
+    ),
+    ("area_km2", "面积", "km²", "area of the unit polygon"),
+    (
+        "population",
+        "常住人口",
+        "人",
+        "resident population (xzjd_rkjj)",
+    ),
+    ("gdp", "地区生产总值", "万元", "GDP (xzjd_rkjj)"),
+    ("households", "户数", "户", "households (xzjd_rkjj)"),
+    (
+        "n_buildings",
+        "房屋栋数",
+        "栋",
+        "clean building records assigned to the unit",
+    ),
+    (
+        "floor_area_m2",
+        "建筑面积",
+        "m²",
+        "total floor area of the buildings",
+    ),
+    (
+        "building_residents",
+        "房屋居住人数",
+        "人",
+        "people living in the buildings",
+    ),
+    ("n_schools", "学校数", "所", "schools (czt_xx)"),
+    (
+        "n_medical",
+        "医疗卫生机构数",
+        "个",
+        "medical institutions (czt_ylwsjg)",
+    ),
+    (
+        "n_geohazard",
+        "地质灾害隐患点数",
+        "处",
+        "geological hazard points (dzzhyhd)",
+    ),
+    (
+        "n_geohazard_medium",
+        "中型地质灾害隐患点数",
+        "处",
+        "geological hazard points of medium size",
+    ),
+    (
+        "n_geohazard_large",
+        "大型及以上地质灾害隐患点数",
+        "处",
+        "geological hazard points, large or bigger",
+    ),
+];
+
+/// The columns a score writes, by suffix: Chinese name, meaning.
+const SCORE_ROLES: &[(&str, &str, &str)] = &[
+    ("hazard", "危险性", "hazard dimension"),
+    ("exposure", "暴露度", "exposure dimension"),
+    ("vulnerability", "脆弱性", "vulnerability dimension"),
+    ("capacity", "减灾能力", "coping-capacity dimension"),
+    ("score", "风险指数", "the risk score"),
+    ("grade", "风险等级", "risk grade label"),
+    (
+        "color",
+        "风险等级颜色",
+        "colour of the grade on the maps (#rrggbb)",
+    ),
+];
+
+/// Building structures of the `n_buildings_<structure>` columns, in Chinese.
+const STRUCTURES_ZH: &[(&str, &str)] = &[
+    ("brick_concrete", "砖混"),
+    ("reinforced_concrete", "钢筋混凝土"),
+    ("steel", "钢"),
+    ("masonry", "砌体"),
+    ("bottom_frame", "底部框架"),
+    ("wood", "木"),
+    ("earth_wood", "土木"),
+    ("stone_wood", "石木"),
+    ("mixed", "混杂"),
+    ("other", "其他"),
+];
+
 /// The columns of the graded units: name, Chinese name, type, unit, meaning.
-fn unit_risk_dictionary(
-    model: Option<&riskcensus_risk::Model>,
-    df: &DataFrame,
-) -> Vec<(String, String, String, String, String)> {
-    use riskcensus_risk::model::ScoreKind;
-    let mut scores: Vec<(String, String)> = Vec::new();
-    if let Some(m) = model {
-        for sc in &m.scores {
-            let prefix = if sc.kind == ScoreKind::Composite {
-                "composite".to_owned()
-            } else {
-                sc.name.clone()
-            };
+fn unit_risk_dictionary(model: Option<&riskcensus_risk::Model>, df: &DataFrame) -> Vec<DictEntry> {
+    let scores = score_labels(model);
+    df.columns()
+        .iter()
+        .map(|c| {
+            let name = c.name().to_string();
+            let ty = column_type(c.dtype()).to_owned();
+            unit_column_entry(&name, &ty)
+                .or_else(|| indicator_entry(model, &name, &ty))
+                .or_else(|| score_entry(&scores, &name, &ty))
+                .or_else(|| structure_entry(&name, &ty))
+                .unwrap_or((
+                    name,
+                    String::new(),
+                    ty,
+                    String::new(),
+                    "unit table column".into(),
+                ))
+        })
+        .collect()
+}
+
+/// Each score's column prefix and Chinese label (its name when it has none).
+fn score_labels(model: Option<&riskcensus_risk::Model>) -> Vec<(String, String)> {
+    let Some(m) = model else {
+        return Vec::new();
+    };
+    m.scores
+        .iter()
+        .map(|sc| {
             let label = if sc.label_zh.is_empty() {
                 sc.name.clone()
             } else {
                 sc.label_zh.clone()
             };
-            scores.push((prefix, label));
-        }
-    }
-    let fixed: &[(&str, &str, &str, &str)] = &[
-        ("unit_code", "评估单元代码", "", "the unit's division code"),
-        ("unit_name", "评估单元名称", "", "the unit's name"),
-        (
-            "no_rating_reason",
-            "无评级原因",
-            "",
-            "why the unit got no rating (empty when rated)",
-        ),
-        ("area_km2", "面积", "km²", "area of the unit polygon"),
-        (
-            "population",
-            "常住人口",
-            "人",
-            "resident population (xzjd_rkjj)",
-        ),
-        ("gdp", "地区生产总值", "万元", "GDP (xzjd_rkjj)"),
-        ("households", "户数", "户", "households (xzjd_rkjj)"),
-        (
-            "n_buildings",
-            "房屋栋数",
-            "栋",
-            "clean building records assigned to the unit",
-        ),
-        (
-            "floor_area_m2",
-            "建筑面积",
-            "m²",
-            "total floor area of the buildings",
-        ),
-        (
-            "building_residents",
-            "房屋居住人数",
-            "人",
-            "people living in the buildings",
-        ),
-        ("n_schools", "学校数", "所", "schools (czt_xx)"),
-        (
-            "n_medical",
-            "医疗卫生机构数",
-            "个",
-            "medical institutions (czt_ylwsjg)",
-        ),
-        (
-            "n_geohazard",
-            "地质灾害隐患点数",
-            "处",
-            "geological hazard points (dzzhyhd)",
-        ),
-        (
-            "n_geohazard_medium",
-            "中型地质灾害隐患点数",
-            "处",
-            "geological hazard points of medium size",
-        ),
-        (
-            "n_geohazard_large",
-            "大型及以上地质灾害隐患点数",
-            "处",
-            "geological hazard points, large or bigger",
-        ),
-    ];
-    let roles: &[(&str, &str, &str)] = &[
-        ("hazard", "危险性", "hazard dimension"),
-        ("exposure", "暴露度", "exposure dimension"),
-        ("vulnerability", "脆弱性", "vulnerability dimension"),
-        ("capacity", "减灾能力", "coping-capacity dimension"),
-        ("score", "风险指数", "the risk score"),
-        ("grade", "风险等级", "risk grade label"),
-        (
-            "color",
-            "风险等级颜色",
-            "colour of the grade on the maps (#rrggbb)",
-        ),
-    ];
-    df.columns()
-        .iter()
-        .map(|c| {
-            let name = c.name().to_string();
-            let ty = match c.dtype() {
-                DataType::String => "text",
-                DataType::Binary => "wkb",
-                DataType::Boolean => "bool",
-                t if t.is_integer() => "int",
-                _ => "float",
-            }
-            .to_owned();
-            if let Some((_, zh, unit, meaning)) = fixed.iter().find(|f| f.0 == name) {
-                return (
-                    name,
-                    zh.to_string(),
-                    ty,
-                    unit.to_string(),
-                    meaning.to_string(),
-                );
-            }
-            if let Some(ind) = name
-                .strip_prefix("ind_")
-                .and_then(|n| model.and_then(|m| m.indicators.iter().find(|i| i.name == n)))
-            {
-                let zh = if ind.label_zh.is_empty() {
-                    ind.name.clone()
-                } else {
-                    ind.label_zh.clone()
-                };
-                return (
-                    name,
-                    zh,
-                    ty,
-                    String::new(),
-                    format!("indicator, raw value of: {}", ind.expr),
-                );
-            }
-            for (prefix, label) in &scores {
-                let role = name
-                    .strip_prefix(prefix.as_str())
-                    .and_then(|r| r.strip_prefix('_'));
-                if let Some((_, zh, en)) = roles.iter().find(|r| Some(r.0) == role) {
-                    return (
-                        name.clone(),
-                        format!("{label}{zh}"),
-                        ty,
-                        String::new(),
-                        format!("{en} ({prefix})"),
-                    );
-                }
-            }
-            if let Some(structure) = name.strip_prefix("n_buildings_") {
-                let zh = [
-                    ("brick_concrete", "砖混"),
-                    ("reinforced_concrete", "钢筋混凝土"),
-                    ("steel", "钢"),
-                    ("masonry", "砌体"),
-                    ("bottom_frame", "底部框架"),
-                    ("wood", "木"),
-                    ("earth_wood", "土木"),
-                    ("stone_wood", "石木"),
-                    ("mixed", "混杂"),
-                    ("other", "其他"),
-                ]
-                .iter()
-                .find(|(en, _)| *en == structure)
-                .map_or(structure, |(_, zh)| zh);
-                return (
-                    name.clone(),
-                    format!("{zh}结构房屋栋数"),
-                    ty,
-                    "栋".into(),
-                    format!("buildings of structure {structure}"),
-                );
-            }
-            (
-                name,
-                String::new(),
-                ty,
-                String::new(),
-                "unit table column".into(),
-            )
+            (crate::maps::score_prefix(sc), label)
         })
         .collect()
+}
+
+/// A column's type as the dictionary names it.
+fn column_type(dtype: &DataType) -> &'static str {
+    match dtype {
+        DataType::String => "text",
+        DataType::Binary => "wkb",
+        DataType::Boolean => "bool",
+        t if t.is_integer() => "int",
+        _ => "float",
+    }
+}
+
+/// A column of the unit table itself (code, name, population, buildings, …).
+fn unit_column_entry(name: &str, ty: &str) -> Option<DictEntry> {
+    let (_, zh, unit, meaning) = UNIT_COLUMNS.iter().find(|f| f.0 == name)?;
+    Some((
+        name.to_owned(),
+        zh.to_string(),
+        ty.to_owned(),
+        unit.to_string(),
+        meaning.to_string(),
+    ))
+}
+
+/// An indicator's raw value, `ind_<indicator>`, described by its expression.
+fn indicator_entry(
+    model: Option<&riskcensus_risk::Model>,
+    name: &str,
+    ty: &str,
+) -> Option<DictEntry> {
+    let ind = name
+        .strip_prefix("ind_")
+        .and_then(|n| model.and_then(|m| m.indicators.iter().find(|i| i.name == n)))?;
+    let zh = if ind.label_zh.is_empty() {
+        ind.name.clone()
+    } else {
+        ind.label_zh.clone()
+    };
+    Some((
+        name.to_owned(),
+        zh,
+        ty.to_owned(),
+        String::new(),
+        format!("indicator, raw value of: {}", ind.expr),
+    ))
+}
+
+/// A score's column, `<prefix>_<role>` (its dimensions, score, grade, colour).
+fn score_entry(scores: &[(String, String)], name: &str, ty: &str) -> Option<DictEntry> {
+    scores.iter().find_map(|(prefix, label)| {
+        let role = name
+            .strip_prefix(prefix.as_str())
+            .and_then(|r| r.strip_prefix('_'));
+        let (_, zh, en) = SCORE_ROLES.iter().find(|r| Some(r.0) == role)?;
+        Some((
+            name.to_owned(),
+            format!("{label}{zh}"),
+            ty.to_owned(),
+            String::new(),
+            format!("{en} ({prefix})"),
+        ))
+    })
+}
+
+/// Buildings of one structure, `n_buildings_<structure>`.
+fn structure_entry(name: &str, ty: &str) -> Option<DictEntry> {
+    let structure = name.strip_prefix("n_buildings_")?;
+    let zh = STRUCTURES_ZH
+        .iter()
+        .find(|(en, _)| *en == structure)
+        .map_or(structure, |(_, zh)| zh);
+    Some((
+        name.to_owned(),
+        format!("{zh}结构房屋栋数"),
+        ty.to_owned(),
+        "栋".into(),
+        format!("buildings of structure {structure}"),
+    ))
 }

@@ -56,9 +56,31 @@ pub fn write_units(dir: &Path, risk: &DataFrame, shapes: &BTreeMap<String, Vec<u
     gdal::config::set_config_option("OGR_CURRENT_DATE", "2021-06-30T00:00:00Z")
         .map_err(|e| gerr(dir, e))?;
     std::fs::create_dir_all(dir).map_err(|e| gerr(dir, e))?;
-    // The columns worth a map: identity, scores, grades, colours, the reason for no rating.
-    let keep: Vec<String> = risk
-        .get_column_names()
+    let keep = map_columns(risk);
+    let layer = Layer {
+        risk,
+        shapes,
+        codes: crate::text_column(risk, "unit_code")?,
+        keep: &keep,
+    };
+    for (driver, file, names) in [
+        ("GPKG", "unit_risk.gpkg", keep.clone()),
+        ("ESRI Shapefile", "unit_risk.shp", short_names(&keep)),
+    ] {
+        let path = dir.join(file);
+        let tmp_dir = dir.join(format!(".gis-tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp_dir);
+        std::fs::create_dir_all(&tmp_dir).map_err(|e| gerr(&tmp_dir, e))?;
+        // GDAL closes the files when `write` returns.
+        layer.write(driver, &tmp_dir.join(file), &names, &path)?;
+        move_into_place(&tmp_dir, dir, &path)?;
+    }
+    Ok(())
+}
+
+/// The columns worth a map: identity, scores, grades, colours, the reason for no rating.
+fn map_columns(risk: &DataFrame) -> Vec<String> {
+    risk.get_column_names()
         .iter()
         .map(|c| c.to_string())
         .filter(|c| {
@@ -69,81 +91,104 @@ pub fn write_units(dir: &Path, risk: &DataFrame, shapes: &BTreeMap<String, Vec<u
                 || c.ends_with("_color")
                 || c == "no_rating_reason"
         })
-        .collect();
-    let codes: Vec<String> = crate::text_column(risk, "unit_code")?;
-    for (driver, file, names) in [
-        ("GPKG", "unit_risk.gpkg", keep.clone()),
-        ("ESRI Shapefile", "unit_risk.shp", short_names(&keep)),
-    ] {
-        let path = dir.join(file);
-        let tmp_dir = dir.join(format!(".gis-tmp-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp_dir);
-        std::fs::create_dir_all(&tmp_dir).map_err(|e| gerr(&tmp_dir, e))?;
-        let tmp = tmp_dir.join(file);
-        {
-            let drv =
-                gdal::DriverManager::get_driver_by_name(driver).map_err(|e| gerr(&path, e))?;
-            let mut ds = drv.create_vector_only(&tmp).map_err(|e| gerr(&path, e))?;
-            let mut srs = SpatialRef::from_epsg(4490).map_err(|e| gerr(&path, e))?;
-            srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-            let options: &[&str] = if driver == "GPKG" {
-                &[]
+        .collect()
+}
+
+/// The graded units as one GIS layer writes them.
+struct Layer<'a> {
+    risk: &'a DataFrame,
+    shapes: &'a BTreeMap<String, Vec<u8>>,
+    /// The unit code of each row of `risk`.
+    codes: Vec<String>,
+    /// The columns of `risk` the layer carries.
+    keep: &'a [String],
+}
+
+impl Layer<'_> {
+    /// Writes the layer with `driver` to `tmp`, its fields called `names`; errors name `path`, the
+    /// file the caller will move it to.
+    fn write(&self, driver: &str, tmp: &Path, names: &[String], path: &Path) -> Result<()> {
+        let drv = gdal::DriverManager::get_driver_by_name(driver).map_err(|e| gerr(path, e))?;
+        let mut ds = drv.create_vector_only(tmp).map_err(|e| gerr(path, e))?;
+        let mut srs = SpatialRef::from_epsg(4490).map_err(|e| gerr(path, e))?;
+        srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+        let options: &[&str] = if driver == "GPKG" {
+            &[]
+        } else {
+            &["ENCODING=CP936", "DBF_DATE_LAST_UPDATE=2021-06-30"]
+        };
+        let layer = ds
+            .create_layer(LayerOptions {
+                name: "unit_risk",
+                srs: Some(&srs),
+                ty: OGRwkbGeometryType::wkbPolygon,
+                options: Some(options),
+            })
+            .map_err(|e| gerr(path, e))?;
+        self.add_fields(&layer, names, path)?;
+        for (row, code) in self.codes.iter().enumerate() {
+            self.add_feature(&layer, row, code, path)?;
+        }
+        Ok(())
+    }
+
+    /// One field per kept column: scores as reals, the rest as text wide enough for it.
+    fn add_fields(&self, layer: &gdal::vector::Layer, names: &[String], path: &Path) -> Result<()> {
+        for (c, name) in self.keep.iter().zip(names) {
+            let ty = if c.ends_with("_score") {
+                OGRFieldType::OFTReal
             } else {
-                &["ENCODING=CP936", "DBF_DATE_LAST_UPDATE=2021-06-30"]
+                OGRFieldType::OFTString
             };
-            let layer = ds
-                .create_layer(LayerOptions {
-                    name: "unit_risk",
-                    srs: Some(&srs),
-                    ty: OGRwkbGeometryType::wkbPolygon,
-                    options: Some(options),
-                })
-                .map_err(|e| gerr(&path, e))?;
-            for (c, name) in keep.iter().zip(&names) {
-                let ty = if c.ends_with("_score") {
-                    OGRFieldType::OFTReal
-                } else {
-                    OGRFieldType::OFTString
-                };
-                let f = FieldDefn::new(name, ty).map_err(|e| gerr(&path, e))?;
-                if ty == OGRFieldType::OFTString {
-                    f.set_width(if c == "no_rating_reason" { 200 } else { 60 });
-                }
-                f.add_to_layer(&layer).map_err(|e| gerr(&path, e))?;
+            let f = FieldDefn::new(name, ty).map_err(|e| gerr(path, e))?;
+            if ty == OGRFieldType::OFTString {
+                f.set_width(if c == "no_rating_reason" { 200 } else { 60 });
             }
-            for (row, code) in codes.iter().enumerate() {
-                let mut feature = Feature::new(layer.defn()).map_err(|e| gerr(&path, e))?;
-                for (k, c) in keep.iter().enumerate() {
-                    let col = risk.column(c)?;
-                    match col.dtype() {
-                        DataType::Float64 => {
-                            if let Some(v) = col.f64()?.get(row) {
-                                feature.set_field_double(k, v).map_err(|e| gerr(&path, e))?;
-                            }
-                        }
-                        _ => {
-                            if let Some(v) = col.str()?.get(row) {
-                                feature.set_field_string(k, v).map_err(|e| gerr(&path, e))?;
-                            }
-                        }
+            f.add_to_layer(layer).map_err(|e| gerr(path, e))?;
+        }
+        Ok(())
+    }
+
+    /// The feature of unit `row`: its kept values and its polygon.
+    fn add_feature(
+        &self,
+        layer: &gdal::vector::Layer,
+        row: usize,
+        code: &str,
+        path: &Path,
+    ) -> Result<()> {
+        let mut feature = Feature::new(layer.defn()).map_err(|e| gerr(path, e))?;
+        for (k, c) in self.keep.iter().enumerate() {
+            let col = self.risk.column(c)?;
+            match col.dtype() {
+                DataType::Float64 => {
+                    if let Some(v) = col.f64()?.get(row) {
+                        feature.set_field_double(k, v).map_err(|e| gerr(path, e))?;
                     }
                 }
-                if let Some(wkb) = shapes.get(code) {
-                    let g = Geometry::from_wkb(wkb).map_err(|e| gerr(&path, e))?;
-                    feature.set_geometry(g).map_err(|e| gerr(&path, e))?;
+                _ => {
+                    if let Some(v) = col.str()?.get(row) {
+                        feature.set_field_string(k, v).map_err(|e| gerr(path, e))?;
+                    }
                 }
-                feature.create(&layer).map_err(|e| gerr(&path, e))?;
             }
         }
-        // Whole files move into place only when GDAL has closed them.
-        for entry in std::fs::read_dir(&tmp_dir).map_err(|e| gerr(&tmp_dir, e))? {
-            let entry = entry.map_err(|e| gerr(&tmp_dir, e))?;
-            std::fs::rename(entry.path(), dir.join(entry.file_name()))
-                .map_err(|e| gerr(&path, e))?;
+        if let Some(wkb) = self.shapes.get(code) {
+            let g = Geometry::from_wkb(wkb).map_err(|e| gerr(path, e))?;
+            feature.set_geometry(g).map_err(|e| gerr(path, e))?;
         }
-        std::fs::remove_dir_all(&tmp_dir).map_err(|e| gerr(&tmp_dir, e))?;
+        feature.create(layer).map_err(|e| gerr(path, e))
     }
-    Ok(())
+}
+
+/// Moves every file GDAL wrote in `tmp_dir` into `dir` (only whole files, GDAL has closed them),
+/// then removes `tmp_dir`.
+fn move_into_place(tmp_dir: &Path, dir: &Path, path: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(tmp_dir).map_err(|e| gerr(tmp_dir, e))? {
+        let entry = entry.map_err(|e| gerr(tmp_dir, e))?;
+        std::fs::rename(entry.path(), dir.join(entry.file_name())).map_err(|e| gerr(path, e))?;
+    }
+    std::fs::remove_dir_all(tmp_dir).map_err(|e| gerr(tmp_dir, e))
 }
 
 #[cfg(test)]
