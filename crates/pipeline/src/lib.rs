@@ -251,6 +251,83 @@ fn run_tables<'a>(run: &'a Run, validated: &'a Validated) -> geoparquet::RunTabl
     }
 }
 
+/// Builds the run's package from its outputs and signs the county tier into it when the
+/// pipeline names a reviewer.
+fn package_run(
+    run: &Run,
+    inputs: &[HashedInput],
+    validated: &Validated,
+    previous: Option<String>,
+) -> Result<PathBuf> {
+    let id = identity(run, previous);
+    let package = package::build(&run.out_dir, &id, input_hashes(inputs), &validated.summary)?;
+    review::sign_county(run, &package, validated.summary.passed)?;
+    Ok(package)
+}
+
+/// The stages a run did, in order.
+fn stages_done(
+    run: &Run,
+    scored: &Scored,
+    maps: &[PathBuf],
+    options: &RunOptions,
+    packaged: bool,
+) -> Vec<&'static str> {
+    [
+        ("resolve", true),
+        ("hash inputs", true),
+        ("ingest", true),
+        ("qc", true),
+        ("join", run.indicator_table.is_none()),
+        ("risk", scored.risk.is_some()),
+        ("geoparquet", true),
+        ("gis layer", !maps.is_empty()),
+        ("maps", !maps.is_empty()),
+        ("changes", options.previous.is_some()),
+        ("package", packaged),
+    ]
+    .into_iter()
+    .filter_map(|(s, done)| done.then_some(s))
+    .collect()
+}
+
+/// The report of a run as far as its stages before publishing tell it (no stages, package or
+/// maps yet).
+fn report_of(
+    run: &Run,
+    inputs: Vec<HashedInput>,
+    validated: &Validated,
+    scored: &Scored,
+) -> RunReport {
+    RunReport {
+        name: run.name.clone(),
+        region_code: run.region_code.clone(),
+        region_name: run.region_name.clone(),
+        reference_year: run.reference_year,
+        pipeline_sha256: run.pipeline_sha256.clone(),
+        inputs,
+        stages_done: Vec::new(),
+        stages_pending: if scored.risk.is_some() {
+            Vec::new()
+        } else {
+            vec!["risk, gis layer and maps (no [model] in the pipeline)"]
+        },
+        package: None,
+        not_packaged: None,
+        reused: validated.reused.clone(),
+        maps: Vec::new(),
+        qc_passed: validated.summary.passed,
+        composite_grades: scored
+            .risk
+            .as_ref()
+            .and_then(|r| r.grade_counts.get("composite"))
+            .map(|g| g.iter().map(|(l, _, n)| (l.clone(), *n)).collect())
+            .unwrap_or_default(),
+        units: scored.units.height(),
+        out_dir: run.out_dir.clone(),
+    }
+}
+
 /// Runs the pipeline as far as it is built: resolve, hash the inputs into `inputs.json`, then ingest
 /// and QC (writing `qc/`).
 pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunReport> {
@@ -295,59 +372,18 @@ pub fn run_with(
     // and the outputs stay for the office to see why.
     let not_packaged = nothing_graded(&scored);
     let package = match &not_packaged {
-        None => {
-            let id = identity(run, previous);
-            let package =
-                package::build(&run.out_dir, &id, input_hashes(&inputs), &validated.summary)?;
-            review::sign_county(run, &package, validated.summary.passed)?;
-            Some(package)
-        }
+        None => Some(package_run(run, &inputs, &validated, previous)?),
         Some(why) => {
             tracing::warn!(%why, "no package written");
             None
         }
     };
     let report = RunReport {
-        name: run.name.clone(),
-        region_code: run.region_code.clone(),
-        region_name: run.region_name.clone(),
-        reference_year: run.reference_year,
-        pipeline_sha256: run.pipeline_sha256.clone(),
-        inputs,
-        stages_done: [
-            ("resolve", true),
-            ("hash inputs", true),
-            ("ingest", true),
-            ("qc", true),
-            ("join", run.indicator_table.is_none()),
-            ("risk", scored.risk.is_some()),
-            ("geoparquet", true),
-            ("gis layer", !maps.is_empty()),
-            ("maps", !maps.is_empty()),
-            ("changes", options.previous.is_some()),
-            ("package", package.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(s, done)| done.then_some(s))
-        .collect(),
-        stages_pending: if scored.risk.is_some() {
-            Vec::new()
-        } else {
-            vec!["risk, gis layer and maps (no [model] in the pipeline)"]
-        },
+        stages_done: stages_done(run, &scored, &maps, options, package.is_some()),
         package,
         not_packaged,
-        reused: validated.reused.clone(),
         maps,
-        qc_passed: validated.summary.passed,
-        composite_grades: scored
-            .risk
-            .as_ref()
-            .and_then(|r| r.grade_counts.get("composite"))
-            .map(|g| g.iter().map(|(l, _, n)| (l.clone(), *n)).collect())
-            .unwrap_or_default(),
-        units: scored.units.height(),
-        out_dir: run.out_dir.clone(),
+        ..report_of(run, inputs, &validated, &scored)
     };
     let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::Write {
         path: run.out_dir.join("inputs.json"),
