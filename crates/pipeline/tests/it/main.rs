@@ -431,6 +431,66 @@ fn scored(
     (run, v, s, maps)
 }
 
+/// Every file under a directory (relative paths), for what a stage wrote.
+fn files_under(root: &Path) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.strip_prefix(root).unwrap().to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// The stages are one way: joining and scoring computes and writes nothing; the publish step
+/// writes the scores' outputs (unit table, model, graded units, GIS layer, maps, summary).
+#[test]
+fn join_and_score_writes_nothing_and_publishing_writes_the_scores() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 1_000, BuildingGeometry::None);
+    let run = Run::load(&d.path().join("pipeline.toml"), Some(&d.path().join("out"))).unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    let before = files_under(&run.out_dir);
+    let s = riskcensus_pipeline::join_and_score(&run, &v).unwrap();
+    assert_eq!(
+        files_under(&run.out_dir),
+        before,
+        "join_and_score wrote files"
+    );
+    assert!(!s.shapes.is_empty(), "unit polygons are handed on");
+    let maps = riskcensus_pipeline::publish_scores(&run, &s).unwrap();
+    let written: BTreeSet<PathBuf> = files_under(&run.out_dir)
+        .difference(&before)
+        .cloned()
+        .collect();
+    for f in [
+        "parquet/unit_table.parquet",
+        "parquet/unit_risk/county=530402/part-0.parquet",
+        "risk/model.toml",
+        "risk/summary.json",
+        "gis/unit_risk.gpkg",
+        "gis/unit_risk.shp",
+        "maps/composite.svg",
+        "maps/composite.png",
+    ] {
+        assert!(
+            written.contains(Path::new(f)),
+            "{f} not written: {written:?}"
+        );
+    }
+    assert_eq!(
+        maps.len(),
+        2 * run.model.as_ref().unwrap().scores.len(),
+        "{maps:?}"
+    );
+}
+
 /// Every township of the county scored exactly once; grade counts add up to the townships.
 #[test]
 fn every_township_is_scored_once_and_grades_add_up() {
