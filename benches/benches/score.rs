@@ -49,7 +49,8 @@ fn child(dir: &Path) -> anyhow::Result<()> {
     let v = riskcensus_pipeline::validate(&run, &mut |_, _, _| {})?;
     let validate_secs = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    riskcensus_pipeline::join_and_score(&run, &v)?;
+    let scored = riskcensus_pipeline::join_and_score(&run, &v)?;
+    riskcensus_pipeline::publish_scores(&run, &scored)?;
     let score_secs = t1.elapsed().as_secs_f64();
     let peak = riskcensus_benches::peak_rss_kb()?;
     let records: u64 = v.results.iter().map(|r| r.rows_clean).sum();

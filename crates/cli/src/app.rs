@@ -636,7 +636,7 @@ fn pad(s: &str, width: usize) -> String {
 }
 
 fn verify(package: &std::path::Path) -> Result<i32> {
-    let problems = riskcensus_pipeline::package::verify(package);
+    let problems = riskcensus_publish::package::verify(package);
     if problems.is_empty() {
         println!("{}: whole", package.display());
         Ok(EXIT_OK)

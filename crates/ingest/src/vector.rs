@@ -92,6 +92,9 @@ fn is_cgcs2000(srs: &SpatialRef) -> Option<i32> {
     s.auth_code().ok()
 }
 
+/// Reads one vector file (a layer of it) as a census table: the shapefile's parts checked and
+/// counted, the encoding settled, the coordinate system checked, the layer's fields matched to the
+/// schema, then every feature as a raw row, counted against what the file holds.
 pub(crate) fn read_vector(
     schema: &TableSchema,
     input: &Input,
@@ -104,62 +107,144 @@ pub(crate) fn read_vector(
         return Err(Error::EmptyFile { path: path.clone() });
     }
     let mut notes = Vec::new();
-    let mut shapefile_counts = None;
-    let mut open_options: Vec<String> = Vec::new();
-    let mut encoding = None;
-    if extension(path) == "shp" {
-        if sibling(path, "shx").is_none() {
-            return Err(Error::ShapefilePart {
-                path: path.clone(),
-                part: ".shx (index)",
-            });
-        }
-        let Some(dbf) = sibling(path, "dbf") else {
-            return Err(Error::ShapefilePart {
-                path: path.clone(),
-                part: ".dbf (attribute table)",
-            });
-        };
-        let shx = sibling(path, "shx").unwrap_or_else(|| path.with_extension("shx"));
-        shapefile_counts = Some(count::shapefile(path, &shx, &dbf).map_err(
-            |(path, message)| Error::Corrupt {
-                path: path.into(),
-                message,
-            },
-        )?);
-        if let Some(e) = &input.encoding {
-            let e = match e.to_ascii_uppercase().as_str() {
-                "GBK" | "CP936" | "GB2312" | "GB18030" => "CP936",
-                "UTF-8" | "UTF8" => "UTF-8",
-                other => {
-                    return Err(Error::UnknownEncoding {
-                        path: path.clone(),
-                        encoding: other.to_owned(),
-                    });
-                }
-            };
-            open_options.push(format!("ENCODING={e}"));
-            encoding = Some(e.to_owned());
-        } else if let Some(cpg) = sibling(path, "cpg") {
-            encoding = std::fs::read_to_string(cpg)
-                .ok()
-                .map(|s| s.trim().to_owned());
-        } else if let Some(e) = detect_dbf_encoding(&dbf)? {
-            open_options.push(format!("ENCODING={e}"));
-            encoding = Some(e.to_owned());
-            notes.push(FileNote {
-                rule: "encoding_detected",
-                severity: Severity::Warning,
-                column: None,
-                row: None,
-                value: e.to_owned(),
-                message_zh: format!("缺少 .cpg 文件，属性表编码按内容判定为 {e}"),
-                message_en: format!("no .cpg file; DBF text detected as {e}"),
-            });
+    let parts = if extension(path) == "shp" {
+        shapefile_parts(input, &mut notes)?
+    } else {
+        ShapefileParts::default()
+    };
+    let ds = open_dataset(path, &parts)?;
+    let mut layer = select_layer(&ds, input)?;
+    let layer_name = layer.name();
+    let target = cgcs2000(path)?;
+    let reproject = check_crs(&layer, path, opts, &mut notes)?;
+    let fields = match_fields(schema, input, &layer, &mut notes);
+    let unmatched: Vec<String> = fields
+        .extra_columns
+        .iter()
+        .map(|(t, _)| t.clone())
+        .collect();
+    if let Some(m) = crate::missing_required(schema, &fields.field_columns, &unmatched) {
+        return Err(Error::MissingFields {
+            path: path.clone(),
+            layer: layer_name,
+            missing: Box::new(m),
+            table: schema.code.clone(),
+        });
+    }
+    let reading = FeatureReading {
+        path,
+        file,
+        fields: &fields,
+        width: schema.fields.len(),
+        reproject: reproject.then_some(&target),
+        numbered_by_fid: parts.counts.is_some(),
+    };
+    let mut rows = Vec::with_capacity(layer.feature_count() as usize);
+    for (k, feature) in layer.features().enumerate() {
+        rows.push(reading.row(k, &feature)?);
+    }
+    let records_in_file = match &parts.counts {
+        Some(c) => Some(c.held()),
+        None => independent_count(&ds, path, &layer_name),
+    };
+    let mut source = SourceFile {
+        path: input.display.clone(),
+        sheet: layer_name,
+        header_row: None,
+        field_columns: fields.field_columns,
+        extra_columns: fields.extra_columns,
+        encoding: parts.encoding,
+        notes,
+        empty_rows_skipped: 0,
+        records_in_file,
+        records_excluded: 0,
+    };
+    if let Some(counts) = &parts.counts {
+        exclude_deleted(&mut source, &mut rows, counts);
+        if !counts.agree() {
+            source.notes.push(parts_disagree(counts));
         }
     }
-    let oo: Vec<&str> = open_options.iter().map(String::as_str).collect();
-    let ds = Dataset::open_ex(
+    source.check_conservation(rows.len());
+    Ok((source, rows))
+}
+
+/// What a shapefile's parts say before GDAL opens it: the record counts of `.shp`, `.shx` and
+/// `.dbf`, GDAL's open options (the DBF encoding) and the encoding as recorded.
+#[derive(Default)]
+struct ShapefileParts {
+    counts: Option<crate::count::ShapefileCounts>,
+    open_options: Vec<String>,
+    encoding: Option<String>,
+}
+
+/// Checks that the shapefile's `.shx` and `.dbf` are there, counts the records of each part, and
+/// settles the DBF encoding: the pipeline's, else the `.cpg`'s, else detected from the text (with
+/// an `encoding_detected` note).
+fn shapefile_parts(input: &Input, notes: &mut Vec<FileNote>) -> Result<ShapefileParts> {
+    let path = &input.path;
+    if sibling(path, "shx").is_none() {
+        return Err(Error::ShapefilePart {
+            path: path.clone(),
+            part: ".shx (index)",
+        });
+    }
+    let Some(dbf) = sibling(path, "dbf") else {
+        return Err(Error::ShapefilePart {
+            path: path.clone(),
+            part: ".dbf (attribute table)",
+        });
+    };
+    let shx = sibling(path, "shx").unwrap_or_else(|| path.with_extension("shx"));
+    let counts = count::shapefile(path, &shx, &dbf).map_err(|(path, message)| Error::Corrupt {
+        path: path.into(),
+        message,
+    })?;
+    let mut parts = ShapefileParts {
+        counts: Some(counts),
+        ..ShapefileParts::default()
+    };
+    if let Some(e) = &input.encoding {
+        let e = gdal_encoding(path, e)?;
+        parts.open_options.push(format!("ENCODING={e}"));
+        parts.encoding = Some(e.to_owned());
+    } else if let Some(cpg) = sibling(path, "cpg") {
+        parts.encoding = std::fs::read_to_string(cpg)
+            .ok()
+            .map(|s| s.trim().to_owned());
+    } else if let Some(e) = detect_dbf_encoding(&dbf)? {
+        parts.open_options.push(format!("ENCODING={e}"));
+        parts.encoding = Some(e.to_owned());
+        notes.push(FileNote {
+            rule: "encoding_detected",
+            severity: Severity::Warning,
+            column: None,
+            row: None,
+            value: e.to_owned(),
+            message_zh: format!("缺少 .cpg 文件，属性表编码按内容判定为 {e}"),
+            message_en: format!("no .cpg file; DBF text detected as {e}"),
+        });
+    }
+    Ok(parts)
+}
+
+/// GDAL's name of an encoding the pipeline gives for a DBF (GBK and its kin are CP936).
+fn gdal_encoding(path: &Path, encoding: &str) -> Result<&'static str> {
+    match encoding.to_ascii_uppercase().as_str() {
+        "GBK" | "CP936" | "GB2312" | "GB18030" => Ok("CP936"),
+        "UTF-8" | "UTF8" => Ok("UTF-8"),
+        other => Err(Error::UnknownEncoding {
+            path: path.to_owned(),
+            encoding: other.to_owned(),
+        }),
+    }
+}
+
+/// Opens the file through GDAL; when it cannot and the shapefile's parts disagree, the error says
+/// so (GDAL's own words name no place; the parts' counts do).
+fn open_dataset(path: &Path, parts: &ShapefileParts) -> Result<Dataset> {
+    let oo: Vec<&str> = parts.open_options.iter().map(String::as_str).collect();
+    Dataset::open_ex(
         path,
         DatasetOptions {
             open_flags: GdalOpenFlags::GDAL_OF_VECTOR,
@@ -167,43 +252,58 @@ pub(crate) fn read_vector(
             ..Default::default()
         },
     )
-    .map_err(|e| match shapefile_counts.as_ref().filter(|c| !c.agree()) {
-        // GDAL's own words name no place; the parts' counts do.
+    .map_err(|e| match parts.counts.as_ref().filter(|c| !c.agree()) {
         Some(c) => Error::Corrupt {
-            path: path.clone(),
+            path: path.to_owned(),
             message: format!(
                 "GDAL cannot open it, and its parts disagree: {} ({e})",
                 parts_disagree(c).message_en
             ),
         },
         None => Error::VectorOpen {
-            path: path.clone(),
+            path: path.to_owned(),
             message: e.to_string(),
         },
-    })?;
+    })
+}
+
+/// The layer the pipeline names, else the first; a missing one lists those the file has.
+fn select_layer<'d>(ds: &'d Dataset, input: &Input) -> Result<gdal::vector::Layer<'d>> {
+    let path = &input.path;
     let names: Vec<String> = ds.layers().map(|l| l.name()).collect();
-    let mut layer = match &input.layer {
+    match &input.layer {
         Some(l) => ds.layer_by_name(l).map_err(|_| Error::NoSuchLayer {
             path: path.clone(),
             layer: l.clone(),
             available: names.join(", "),
-        })?,
+        }),
         None => ds.layer(0).map_err(|_| Error::VectorOpen {
             path: path.clone(),
             message: "no layer".into(),
-        })?,
-    };
-    let layer_name = layer.name();
+        }),
+    }
+}
 
-    // Coordinate system.
+/// CGCS2000 (EPSG:4490), longitude first: what every geometry is read as.
+fn cgcs2000(path: &Path) -> Result<SpatialRef> {
     let mut target = SpatialRef::from_epsg(4490).map_err(|e| Error::Gdal {
-        path: path.clone(),
+        path: path.to_owned(),
         message: e.to_string(),
     })?;
     target.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
-    let mut reproject = false;
-    match layer.spatial_ref() {
-        None => notes.push(FileNote {
+    Ok(target)
+}
+
+/// Checks the layer's coordinate system: CGCS2000 as is; none or WGS84 read as CGCS2000 with a
+/// warning; any other an error, unless the pipeline asks to reproject. Returns whether to.
+fn check_crs(
+    layer: &gdal::vector::Layer,
+    path: &Path,
+    opts: VectorOptions,
+    notes: &mut Vec<FileNote>,
+) -> Result<bool> {
+    let Some(srs) = layer.spatial_ref() else {
+        notes.push(FileNote {
             rule: "crs_missing",
             severity: Severity::Warning,
             column: None,
@@ -211,10 +311,13 @@ pub(crate) fn read_vector(
             value: String::new(),
             message_zh: "缺少坐标系（.prj），按 CGCS2000 读取".into(),
             message_en: "no coordinate system (.prj); read as CGCS2000".into(),
-        }),
-        Some(srs) => match is_cgcs2000(&srs) {
-            Some(4490) => {}
-            Some(4326) => notes.push(FileNote {
+        });
+        return Ok(false);
+    };
+    let found = match is_cgcs2000(&srs) {
+        Some(4490) => return Ok(false),
+        Some(4326) => {
+            notes.push(FileNote {
                 rule: "crs_wgs84",
                 severity: Severity::Warning,
                 column: None,
@@ -224,52 +327,62 @@ pub(crate) fn read_vector(
                 message_en:
                     "coordinate system is WGS84, within centimetres of CGCS2000; used as CGCS2000"
                         .into(),
-            }),
-            other => {
-                let found = match other {
-                    Some(code) => format!("EPSG:{code}"),
-                    None => srs
-                        .name()
-                        .unwrap_or_else(|| "an unidentified system".into()),
-                };
-                if !opts.reproject {
-                    return Err(Error::Crs {
-                        path: path.clone(),
-                        found,
-                    });
-                }
-                reproject = true;
-                notes.push(FileNote {
-                    rule: "crs_reprojected",
-                    severity: Severity::Warning,
-                    column: None,
-                    row: None,
-                    value: found.clone(),
-                    message_zh: format!("坐标系为 {found}，已转换为 CGCS2000"),
-                    message_en: format!("coordinate system {found} transformed to CGCS2000"),
-                });
-            }
-        },
+            });
+            return Ok(false);
+        }
+        Some(code) => format!("EPSG:{code}"),
+        None => srs
+            .name()
+            .unwrap_or_else(|| "an unidentified system".into()),
+    };
+    if !opts.reproject {
+        return Err(Error::Crs {
+            path: path.to_owned(),
+            found,
+        });
     }
+    notes.push(FileNote {
+        rule: "crs_reprojected",
+        severity: Severity::Warning,
+        column: None,
+        row: None,
+        value: found.clone(),
+        message_zh: format!("坐标系为 {found}，已转换为 CGCS2000"),
+        message_en: format!("coordinate system {found} transformed to CGCS2000"),
+    });
+    Ok(true)
+}
 
-    // Fields.
+/// How the layer's fields map to the schema's.
+struct FieldMap {
+    /// Per schema field, the layer field it is read from (`geometry` for a point's coordinates).
+    field_columns: Vec<Option<String>>,
+    /// Per layer field, the schema field it fills ([`SUPERSEDED`] when the geometry wins; `None`
+    /// for an extra column).
+    field_of_col: Vec<Option<usize>>,
+    /// Layer fields no schema field takes (header, column).
+    extra_columns: Vec<(String, String)>,
+    /// The longitude and latitude fields filled from each feature's geometry.
+    fill_point: Option<(usize, usize)>,
+}
+
+/// Matches the layer's fields to the schema (the pipeline's column map first), noting unknown
+/// columns, and decides which fields the geometry fills: a point layer's coordinates always win
+/// over attribute copies; a polygon layer without longitude/latitude columns gets a point inside
+/// each shape (noted `lon_lat_from_geometry`).
+fn match_fields(
+    schema: &TableSchema,
+    input: &Input,
+    layer: &gdal::vector::Layer,
+    notes: &mut Vec<FileNote>,
+) -> FieldMap {
     let field_names: Vec<String> = layer.defn().fields().map(|f| f.name()).collect();
     let lookup = FieldNames::new(schema, &input.columns);
     let mut field_columns: Vec<Option<String>> = vec![None; schema.fields.len()];
     let mut field_of_col: Vec<Option<usize>> = Vec::with_capacity(field_names.len());
     let mut extra_columns = Vec::new();
-    // Point layers carry longitude and latitude in their geometry, which wins over any attribute
-    // copy of them.
-    let point_fields: Option<(usize, usize)> = schema.rules.iter().find_map(|r| match r {
-        Rule::PointInUnit { lon, lat, .. } => {
-            Some((schema.field_index(lon)?, schema.field_index(lat)?))
-        }
-        _ => None,
-    });
-    let point_layer = layer.defn().geom_fields().next().is_some_and(|g| {
-        gdal::vector::geometry_type_flatten(g.field_type())
-            == gdal::vector::OGRwkbGeometryType::wkbPoint
-    });
+    let point_fields = lon_lat_fields(schema);
+    let point_layer = is_point_layer(layer);
     // Fields the pipeline's column map names are taken by the mapped field, wherever it stands.
     let mapped: Vec<usize> = field_names
         .iter()
@@ -302,71 +415,81 @@ pub(crate) fn read_vector(
         field_columns[a] = Some("geometry".into());
         field_columns[b] = Some("geometry".into());
         if !point_layer {
-            notes.push(FileNote {
-                rule: "lon_lat_from_geometry",
-                severity: Severity::Warning,
-                column: None,
-                row: None,
-                value: String::new(),
-                message_zh:
-                    "图层无经纬度列：经纬度取自每个图形的面内代表点（保证落在面内，非质心）".into(),
-                message_en: "the layer has no longitude/latitude columns: each record is located \
-                             by a representative point inside its shape (not the centroid)"
-                    .into(),
-            });
+            notes.push(lon_lat_from_geometry());
         }
     }
-    let unmatched: Vec<String> = extra_columns.iter().map(|(t, _)| t.clone()).collect();
-    if let Some(m) = crate::missing_required(schema, &field_columns, &unmatched) {
-        return Err(Error::MissingFields {
-            path: path.clone(),
-            layer: layer_name,
-            missing: Box::new(m),
-            table: schema.code.clone(),
-        });
+    FieldMap {
+        field_columns,
+        field_of_col,
+        extra_columns,
+        fill_point,
     }
+}
 
-    let mut rows = Vec::with_capacity(layer.feature_count() as usize);
-    for (k, feature) in layer.features().enumerate() {
-        let mut cells = vec![RawCell::Empty; schema.fields.len()];
-        let mut extra = Vec::with_capacity(extra_columns.len());
-        for (c, target_field) in field_of_col.iter().enumerate() {
-            let v = match feature.field(c) {
-                Ok(Some(FieldValue::StringValue(s))) => RawCell::Text(s.into()),
-                Ok(Some(FieldValue::IntegerValue(v))) => RawCell::Number(v as f64),
-                Ok(Some(FieldValue::Integer64Value(v))) => RawCell::Number(v as f64),
-                Ok(Some(FieldValue::RealValue(v))) => RawCell::Number(v),
-                Ok(Some(FieldValue::DateValue(d))) => RawCell::Text(d.to_string().into()),
-                Ok(Some(FieldValue::DateTimeValue(d))) => {
-                    RawCell::Text(d.naive_local().to_string().into())
-                }
-                Ok(Some(other)) => RawCell::Text(format!("{other:?}").into()),
-                Ok(None) => RawCell::Empty,
-                Err(e) => RawCell::Error(e.to_string().into()),
-            };
+/// The schema's longitude and latitude fields (those its point-in-unit rule checks).
+fn lon_lat_fields(schema: &TableSchema) -> Option<(usize, usize)> {
+    schema.rules.iter().find_map(|r| match r {
+        Rule::PointInUnit { lon, lat, .. } => {
+            Some((schema.field_index(lon)?, schema.field_index(lat)?))
+        }
+        _ => None,
+    })
+}
+
+/// Whether the layer's geometry is points: they carry longitude and latitude themselves.
+fn is_point_layer(layer: &gdal::vector::Layer) -> bool {
+    layer.defn().geom_fields().next().is_some_and(|g| {
+        gdal::vector::geometry_type_flatten(g.field_type())
+            == gdal::vector::OGRwkbGeometryType::wkbPoint
+    })
+}
+
+/// The note that longitude and latitude come from a point inside each shape.
+fn lon_lat_from_geometry() -> FileNote {
+    FileNote {
+        rule: "lon_lat_from_geometry",
+        severity: Severity::Warning,
+        column: None,
+        row: None,
+        value: String::new(),
+        message_zh: "图层无经纬度列：经纬度取自每个图形的面内代表点（保证落在面内，非质心）".into(),
+        message_en: "the layer has no longitude/latitude columns: each record is located \
+                     by a representative point inside its shape (not the centroid)"
+            .into(),
+    }
+}
+
+/// How each feature becomes a raw row.
+struct FeatureReading<'a> {
+    path: &'a Path,
+    file: u16,
+    fields: &'a FieldMap,
+    /// Fields in the schema.
+    width: usize,
+    /// The system to transform each geometry to, when the layer is in another.
+    reproject: Option<&'a SpatialRef>,
+    /// A shapefile's features are numbered by their record (GDAL's FID + 1).
+    numbered_by_fid: bool,
+}
+
+impl FeatureReading<'_> {
+    /// Feature `k` (0-based, in GDAL's order) as a raw row: its fields into the schema's cells or
+    /// the extra columns, its geometry as WKB, the longitude and latitude filled from it.
+    fn row(&self, k: usize, feature: &gdal::vector::Feature) -> Result<RawRow> {
+        let mut cells = vec![RawCell::Empty; self.width];
+        let mut extra = Vec::with_capacity(self.fields.extra_columns.len());
+        for (c, target_field) in self.fields.field_of_col.iter().enumerate() {
+            let v = raw_cell(feature.field(c));
             match target_field {
                 Some(SUPERSEDED) => {}
                 Some(t) => cells[*t] = v,
                 None => extra.push(v),
             }
         }
-        let geometry = match feature.geometry() {
-            None => None,
-            Some(g) => {
-                let g = if reproject {
-                    g.transform_to(&target).map_err(|e| Error::Gdal {
-                        path: path.clone(),
-                        message: format!("feature {}: {e}", k + 1),
-                    })?
-                } else {
-                    g.clone()
-                };
-                g.wkb().ok().map(Vec::into_boxed_slice)
-            }
-        };
+        let geometry = self.geometry(k, feature)?;
         // A point layer's point, or a footprint's representative point: the location QC checks
         // and the published lon/lat.
-        if let (Some((a, b)), Some(w)) = (fill_point, &geometry)
+        if let (Some((a, b)), Some(w)) = (self.fields.fill_point, &geometry)
             && let Some((x, y)) = parse_wkb(w).ok().as_ref().and_then(representative_point)
         {
             cells[a] = RawCell::Number(x);
@@ -374,42 +497,49 @@ pub(crate) fn read_vector(
         }
         // A shapefile feature is named by its record number (GDAL's FID), so a record GDAL skips
         // does not shift the rows after it.
-        let row = match (&shapefile_counts, feature.fid()) {
-            (Some(_), Some(fid)) => u32::try_from(fid + 1).unwrap_or(u32::MAX),
+        let row = match (self.numbered_by_fid, feature.fid()) {
+            (true, Some(fid)) => u32::try_from(fid + 1).unwrap_or(u32::MAX),
             _ => k as u32 + 1,
         };
-        rows.push(RawRow {
-            file,
+        Ok(RawRow {
+            file: self.file,
             row,
             cells,
             extra,
             geometry,
-        });
+        })
     }
-    let records_in_file = match &shapefile_counts {
-        Some(c) => Some(c.held()),
-        None => independent_count(&ds, path, &layer_name),
-    };
-    let mut source = SourceFile {
-        path: input.display.clone(),
-        sheet: layer_name,
-        header_row: None,
-        field_columns,
-        extra_columns,
-        encoding,
-        notes,
-        empty_rows_skipped: 0,
-        records_in_file,
-        records_excluded: 0,
-    };
-    if let Some(counts) = &shapefile_counts {
-        exclude_deleted(&mut source, &mut rows, counts);
-        if !counts.agree() {
-            source.notes.push(parts_disagree(counts));
-        }
+
+    /// The feature's geometry as WKB, transformed to CGCS2000 when the layer is in another system.
+    fn geometry(&self, k: usize, feature: &gdal::vector::Feature) -> Result<Option<Box<[u8]>>> {
+        let Some(g) = feature.geometry() else {
+            return Ok(None);
+        };
+        let g = match self.reproject {
+            Some(target) => g.transform_to(target).map_err(|e| Error::Gdal {
+                path: self.path.to_owned(),
+                message: format!("feature {}: {e}", k + 1),
+            })?,
+            None => g.clone(),
+        };
+        Ok(g.wkb().ok().map(Vec::into_boxed_slice))
     }
-    source.check_conservation(rows.len());
-    Ok((source, rows))
+}
+
+/// One attribute value as read: text, a number, a date as text; a value GDAL cannot read is an
+/// error cell.
+fn raw_cell(value: gdal::errors::Result<Option<FieldValue>>) -> RawCell {
+    match value {
+        Ok(Some(FieldValue::StringValue(s))) => RawCell::Text(s.into()),
+        Ok(Some(FieldValue::IntegerValue(v))) => RawCell::Number(v as f64),
+        Ok(Some(FieldValue::Integer64Value(v))) => RawCell::Number(v as f64),
+        Ok(Some(FieldValue::RealValue(v))) => RawCell::Number(v),
+        Ok(Some(FieldValue::DateValue(d))) => RawCell::Text(d.to_string().into()),
+        Ok(Some(FieldValue::DateTimeValue(d))) => RawCell::Text(d.naive_local().to_string().into()),
+        Ok(Some(other)) => RawCell::Text(format!("{other:?}").into()),
+        Ok(None) => RawCell::Empty,
+        Err(e) => RawCell::Error(e.to_string().into()),
+    }
 }
 
 /// The features a GeoPackage or GeoJSON file holds, counted apart from the features GDAL returned:

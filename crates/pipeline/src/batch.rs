@@ -493,5 +493,5 @@ fn write_status(report: &mut BatchReport) -> Result<()> {
         path: report.status_json.clone(),
         source: std::io::Error::other(e),
     })?;
-    crate::write_atomic(&report.status_json, &json)
+    Ok(crate::write_atomic(&report.status_json, &json)?)
 }

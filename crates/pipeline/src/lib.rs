@@ -4,12 +4,8 @@ pub mod batch;
 mod cache;
 pub mod columns;
 pub mod diff;
-mod geoparquet;
-mod gis;
 pub mod indicators;
-pub mod maps;
 pub mod merge;
-pub mod package;
 pub mod progress;
 pub mod query;
 pub mod review;
@@ -18,14 +14,18 @@ mod spec;
 mod validate;
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-pub use geoparquet::column_names;
-pub use gis::short_names;
-pub use risk::{Scored, join_and_score};
+// Publishing is its own crate; these keep the paths callers have used (`riskcensus_pipeline::
+// package::verify`, `::maps`, `::column_names`) working.
+pub use risk::{Scored, join_and_score, publish_scores};
+pub use riskcensus_publish::{
+    column_names, maps, package, short_names, write_atomic, write_atomic_with,
+};
+use riskcensus_publish::{geoparquet, text_column};
 pub use spec::{IndicatorTable, InputSpec, PipelineFile, Run};
 pub use validate::{Validated, read_dispositions, validate};
 
@@ -77,6 +77,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Publishing's errors, passed on as they are (their messages were this crate's).
+    #[error(transparent)]
+    Publish(#[from] riskcensus_publish::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -121,16 +124,6 @@ pub struct RunReport {
     pub units: usize,
     #[serde(skip)]
     pub out_dir: PathBuf,
-}
-
-/// A text column as strings (null as empty), e.g. the unit codes of a graded table.
-pub(crate) fn text_column(df: &polars::prelude::DataFrame, name: &str) -> Result<Vec<String>> {
-    Ok(df
-        .column(name)?
-        .str()?
-        .iter()
-        .map(|c| c.unwrap_or("").to_owned())
-        .collect())
 }
 
 /// Why a run has nothing to package: no units at all, or a model that could grade none of them
@@ -205,36 +198,6 @@ pub fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
     Ok((total, hex::encode(hasher.finalize())))
 }
 
-/// Writes a file under a temporary name and renames it when whole, so a killed run never leaves half
-/// a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_with(path, |w| w.write_all(bytes))
-}
-
-/// [`write_atomic`] of what `write` writes (buffered), without first holding it all in memory.
-pub fn write_atomic_with(
-    path: &Path,
-    write: impl FnOnce(&mut std::io::BufWriter<fs::File>) -> std::io::Result<()>,
-) -> Result<()> {
-    let err = |source| Error::Write {
-        path: path.to_owned(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(err)?;
-    }
-    let tmp = path.with_extension(format!(
-        "{}.tmp-{}",
-        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
-        std::process::id()
-    ));
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, fs::File::create(&tmp).map_err(err)?);
-    write(&mut w)
-        .and_then(|()| w.into_inner().map_err(|e| e.into_error()))
-        .map_err(err)?;
-    fs::rename(&tmp, path).map_err(err)
-}
-
 /// Hashes every input (SHA-256) in pipeline order.
 pub fn hash_inputs(run: &Run) -> Result<Vec<HashedInput>> {
     hash_inputs_with(run, &FileHashes::default())
@@ -261,6 +224,143 @@ fn hash_inputs_with(run: &Run, hashes: &FileHashes) -> Result<Vec<HashedInput>> 
         .collect()
 }
 
+/// Hashes every input of the run, the indicator table last.
+fn hash_run_inputs(run: &Run, hashes: &FileHashes) -> Result<Vec<HashedInput>> {
+    let mut inputs = hash_inputs_with(run, hashes)?;
+    if let Some(t) = &run.indicator_table {
+        let (bytes, sha256) = hashes.of(&t.resolved).map_err(|source| Error::Input {
+            path: t.resolved.clone(),
+            source,
+        })?;
+        inputs.push(HashedInput {
+            table: "indicators".into(),
+            path: t.path.clone(),
+            bytes,
+            sha256,
+        });
+    }
+    Ok(inputs)
+}
+
+/// The inputs as the package manifest and `changes/` record them.
+fn input_hashes(inputs: &[HashedInput]) -> Vec<package::InputHash> {
+    inputs
+        .iter()
+        .map(|i| package::InputHash {
+            table: i.table.clone(),
+            path: i.path.clone(),
+            bytes: i.bytes,
+            sha256: i.sha256.clone(),
+        })
+        .collect()
+}
+
+/// Who the run's package is from, linking the package it follows when there is one.
+fn identity(run: &Run, previous_package_sha256: Option<String>) -> package::Identity {
+    package::Identity {
+        previous_package_sha256,
+        run: run.name.clone(),
+        region_code: run.region_code.clone(),
+        region_name: run.region_name.clone(),
+        reference_year: run.reference_year,
+        pipeline_sha256: run.pipeline_sha256.clone(),
+        schema_files: run.schemas.files.clone(),
+    }
+}
+
+/// What the GeoParquet step reads of a run and its checked tables.
+fn run_tables<'a>(run: &'a Run, validated: &'a Validated) -> geoparquet::RunTables<'a> {
+    geoparquet::RunTables {
+        out_dir: &run.out_dir,
+        region_code: &run.region_code,
+        schemas: &run.schemas,
+        results: &validated.results,
+        unit_fields: run
+            .units
+            .as_ref()
+            .map(|_| (run.units_code_field.as_str(), run.units_name_field.as_str())),
+        model: run.model.as_ref(),
+        unit_polygons: run.indicator_table.is_none(),
+    }
+}
+
+/// Builds the run's package from its outputs and signs the county tier into it when the
+/// pipeline names a reviewer.
+fn package_run(
+    run: &Run,
+    inputs: &[HashedInput],
+    validated: &Validated,
+    previous: Option<String>,
+) -> Result<PathBuf> {
+    let id = identity(run, previous);
+    let package = package::build(&run.out_dir, &id, input_hashes(inputs), &validated.summary)?;
+    review::sign_county(run, &package, validated.summary.passed)?;
+    Ok(package)
+}
+
+/// The stages a run did, in order.
+fn stages_done(
+    run: &Run,
+    scored: &Scored,
+    maps: &[PathBuf],
+    options: &RunOptions,
+    packaged: bool,
+) -> Vec<&'static str> {
+    [
+        ("resolve", true),
+        ("hash inputs", true),
+        ("ingest", true),
+        ("qc", true),
+        ("join", run.indicator_table.is_none()),
+        ("risk", scored.risk.is_some()),
+        ("geoparquet", true),
+        ("gis layer", !maps.is_empty()),
+        ("maps", !maps.is_empty()),
+        ("changes", options.previous.is_some()),
+        ("package", packaged),
+    ]
+    .into_iter()
+    .filter_map(|(s, done)| done.then_some(s))
+    .collect()
+}
+
+/// The report of a run as far as its stages before publishing tell it (no stages, package or
+/// maps yet).
+fn report_of(
+    run: &Run,
+    inputs: Vec<HashedInput>,
+    validated: &Validated,
+    scored: &Scored,
+) -> RunReport {
+    RunReport {
+        name: run.name.clone(),
+        region_code: run.region_code.clone(),
+        region_name: run.region_name.clone(),
+        reference_year: run.reference_year,
+        pipeline_sha256: run.pipeline_sha256.clone(),
+        inputs,
+        stages_done: Vec::new(),
+        stages_pending: if scored.risk.is_some() {
+            Vec::new()
+        } else {
+            vec!["risk, gis layer and maps (no [model] in the pipeline)"]
+        },
+        package: None,
+        not_packaged: None,
+        reused: validated.reused.clone(),
+        maps: Vec::new(),
+        qc_passed: validated.summary.passed,
+        composite_grades: scored
+            .risk
+            .as_ref()
+            .and_then(|r| r.grade_counts.get("composite"))
+            .map(|g| g.iter().map(|(l, _, n)| (l.clone(), *n)).collect())
+            .unwrap_or_default(),
+        units: scored.units.height(),
+        out_dir: run.out_dir.clone(),
+    }
+}
+
 /// Runs the pipeline as far as it is built: resolve, hash the inputs into `inputs.json`, then ingest
 /// and QC (writing `qc/`).
 pub fn run(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<RunReport> {
@@ -275,49 +375,30 @@ pub struct RunOptions {
     pub previous: Option<PathBuf>,
 }
 
-/// [`run`], with options.
+/// [`run`], with options. The stages, one way: hash the inputs, ingest and QC ([`validate`]), join
+/// and score ([`join_and_score`]), then publish (the scores, GeoParquet of every table, what
+/// changed, the package).
 pub fn run_with(
     run: &Run,
     options: &RunOptions,
     progress: &mut dyn FnMut(&str, u64, u64),
 ) -> Result<RunReport> {
     let hashes = FileHashes::default();
-    let mut inputs = hash_inputs_with(run, &hashes)?;
-    if let Some(t) = &run.indicator_table {
-        let (bytes, sha256) = hashes.of(&t.resolved).map_err(|source| Error::Input {
-            path: t.resolved.clone(),
-            source,
-        })?;
-        inputs.push(HashedInput {
-            table: "indicators".into(),
-            path: t.path.clone(),
-            bytes,
-            sha256,
-        });
-    }
+    let inputs = hash_run_inputs(run, &hashes)?;
     package::clear_outputs(&run.out_dir)?;
     let validated = validate::validate_with(run, &hashes, progress)?;
     progress("join and score", 0, 1);
     let scored = join_and_score(run, &validated)?;
+    let maps = publish_scores(run, &scored)?;
     geoparquet::write_all(
-        run,
-        &validated,
+        &run_tables(run, &validated),
         &scored.records,
         scored.risk.as_ref().map(|r| &r.df),
     )?;
     let previous = match &options.previous {
         Some(p) => {
             progress("changes since the previous package", 0, 1);
-            let hashed: Vec<package::InputHash> = inputs
-                .iter()
-                .map(|i| package::InputHash {
-                    table: i.table.clone(),
-                    path: i.path.clone(),
-                    bytes: i.bytes,
-                    sha256: i.sha256.clone(),
-                })
-                .collect();
-            Some(diff::write_changes(p, &run.out_dir, &hashed)?.0)
+            Some(diff::write_changes(p, &run.out_dir, &input_hashes(&inputs))?.0)
         }
         None => None,
     };
@@ -325,57 +406,18 @@ pub fn run_with(
     // and the outputs stay for the office to see why.
     let not_packaged = nothing_graded(&scored);
     let package = match &not_packaged {
-        None => {
-            let package = package::build_linked(run, &inputs, &validated.summary, previous)?;
-            review::sign_county(run, &package, validated.summary.passed)?;
-            Some(package)
-        }
+        None => Some(package_run(run, &inputs, &validated, previous)?),
         Some(why) => {
             tracing::warn!(%why, "no package written");
             None
         }
     };
     let report = RunReport {
-        name: run.name.clone(),
-        region_code: run.region_code.clone(),
-        region_name: run.region_name.clone(),
-        reference_year: run.reference_year,
-        pipeline_sha256: run.pipeline_sha256.clone(),
-        inputs,
-        stages_done: [
-            ("resolve", true),
-            ("hash inputs", true),
-            ("ingest", true),
-            ("qc", true),
-            ("join", run.indicator_table.is_none()),
-            ("risk", scored.risk.is_some()),
-            ("geoparquet", true),
-            ("gis layer", !scored.maps.is_empty()),
-            ("maps", !scored.maps.is_empty()),
-            ("changes", options.previous.is_some()),
-            ("package", package.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(s, done)| done.then_some(s))
-        .collect(),
-        stages_pending: if scored.risk.is_some() {
-            Vec::new()
-        } else {
-            vec!["risk, gis layer and maps (no [model] in the pipeline)"]
-        },
+        stages_done: stages_done(run, &scored, &maps, options, package.is_some()),
         package,
         not_packaged,
-        reused: validated.reused.clone(),
-        maps: scored.maps.clone(),
-        qc_passed: validated.summary.passed,
-        composite_grades: scored
-            .risk
-            .as_ref()
-            .and_then(|r| r.grade_counts.get("composite"))
-            .map(|g| g.iter().map(|(l, _, n)| (l.clone(), *n)).collect())
-            .unwrap_or_default(),
-        units: scored.units.height(),
-        out_dir: run.out_dir.clone(),
+        maps,
+        ..report_of(run, inputs, &validated, &scored)
     };
     let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::Write {
         path: run.out_dir.join("inputs.json"),

@@ -475,7 +475,7 @@ pub fn merge(packages: &[PathBuf], out: &Path, region: Option<&str>) -> Result<M
     crate::geoparquet::write_unit_risk(&parquet, &scored.df, &shapes, &region_code)?;
     write_atomic(&out.join("risk").join("model.toml"), &doc)?;
     if !shapes.is_empty() {
-        crate::gis::write_units(&out.join("gis"), &scored.df, &shapes)?;
+        riskcensus_publish::gis::write_units(&out.join("gis"), &scored.df, &shapes)?;
         let r = crate::maps::Region {
             code: &region_code,
             name: &region_name,

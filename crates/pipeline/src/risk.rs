@@ -1,12 +1,14 @@
-//! The join and score stages: records to units, hazard overlay, the unit table, the model.
+//! The join and score stages: records to units, hazard overlay, the unit table, the model. They
+//! compute and write nothing; [`publish_scores`] hands what they made to the publish step.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
+use riskcensus_publish::{ScoreOutputs, maps::Region, write_scores};
 use riskcensus_risk::aggregate::{Assignments, TableInput, unit_table};
-use riskcensus_risk::score::write_parquet;
 use riskcensus_risk::units::{HazardLayer, UnitSet, is_hazard_table};
 
-use crate::{Error, Result, Run, Validated, write_atomic};
+use crate::{Error, Result, Run, Validated};
 
 /// What the join and score stages produced.
 pub struct Scored {
@@ -18,26 +20,17 @@ pub struct Scored {
     /// Per joined table: each clean record's unit and how it was found (published as `unit_code`
     /// and `assigned_by`).
     pub records: BTreeMap<String, riskcensus_risk::units::RecordUnits>,
-    /// The maps drawn (SVG and PNG per score); none without unit polygons or a model.
-    pub maps: Vec<std::path::PathBuf>,
-}
-
-#[derive(serde::Serialize)]
-struct RiskSummary<'a> {
-    model: Option<&'a str>,
-    units: usize,
-    assignments: &'a Assignments,
-    /// Per score: grade label, colour, number of units (highest risk first, then no rating).
-    grades: BTreeMap<String, Vec<(String, String, u64)>>,
-    breaks: BTreeMap<String, Vec<f64>>,
+    /// Unit polygons (WKB) by unit code, for the GIS layer and the maps; empty when the units are
+    /// an indicator table.
+    pub shapes: BTreeMap<String, Vec<u8>>,
 }
 
 fn risk_err(e: riskcensus_risk::Error) -> Error {
     Error::Report(e.to_string())
 }
 
-/// Joins the clean records to the units, aggregates, scores and grades; writes
-/// `parquet/unit_risk/county=…/part-0.parquet` (GeoParquet), `parquet/unit_table.parquet` and `risk/summary.json`.
+/// Joins the clean records to the units, aggregates, scores and grades. Writes nothing: see
+/// [`publish_scores`].
 pub fn join_and_score(run: &Run, v: &Validated) -> Result<Scored> {
     if run.indicator_table.is_some() {
         let (Some(result), Some(schema)) = (
@@ -47,7 +40,7 @@ pub fn join_and_score(run: &Run, v: &Validated) -> Result<Scored> {
             return Err(Error::Report("no indicator table".into()));
         };
         let table = crate::indicators::unit_table(schema, &result.clean)?;
-        return finish(run, table, Assignments::new(), BTreeMap::new());
+        return grade_units(run, table, Assignments::new(), BTreeMap::new());
     }
     let (Some(units_result), Some(units)) = (v.results.first(), v.units.as_ref()) else {
         return Err(Error::Report("no units table".into()));
@@ -77,7 +70,7 @@ pub fn join_and_score(run: &Run, v: &Validated) -> Result<Scored> {
         "unit table"
     );
     let shapes = unit_shapes(run, units_result, units);
-    let mut scored = finish(run, table, assignments, shapes)?;
+    let mut scored = grade_units(run, table, assignments, shapes)?;
     scored.records = records;
     Ok(scored)
 }
@@ -114,54 +107,44 @@ fn unit_shapes(
         .collect()
 }
 
-fn finish(
+/// Scores and grades the unit table with the run's model, if it has one.
+fn grade_units(
     run: &Run,
-    mut table: polars::prelude::DataFrame,
+    table: polars::prelude::DataFrame,
     assignments: Assignments,
     shapes: BTreeMap<String, Vec<u8>>,
 ) -> Result<Scored> {
-    let parquet = run.out_dir.join("parquet");
-    write_parquet(&mut table, &parquet.join("unit_table.parquet")).map_err(risk_err)?;
-    let mut maps = Vec::new();
     let risk = match &run.model {
         None => None,
-        Some(model) => {
-            let scored = riskcensus_risk::score(model, &table).map_err(risk_err)?;
-            // The model travels with the package, so a provincial merge re-grades with it.
-            write_atomic(
-                &run.out_dir.join("risk").join("model.toml"),
-                model.document.as_bytes(),
-            )?;
-            crate::geoparquet::write_unit_risk(&parquet, &scored.df, &shapes, &run.region_code)?;
-            if !shapes.is_empty() {
-                crate::gis::write_units(&run.out_dir.join("gis"), &scored.df, &shapes)?;
-                let region = crate::maps::Region {
-                    code: &run.region_code,
-                    name: &run.region_name,
-                    year: run.reference_year,
-                };
-                maps = crate::maps::draw_all(&region, &run.out_dir, model, &scored, &shapes)?;
-            }
-            Some(scored)
-        }
+        Some(model) => Some(riskcensus_risk::score(model, &table).map_err(risk_err)?),
     };
-    let summary = RiskSummary {
-        model: run.model.as_ref().map(|m| m.name.as_str()),
-        units: table.height(),
-        assignments: &assignments,
-        grades: risk
-            .as_ref()
-            .map(|r| r.grade_counts.clone())
-            .unwrap_or_default(),
-        breaks: risk.as_ref().map(|r| r.breaks.clone()).unwrap_or_default(),
-    };
-    let json = serde_json::to_vec_pretty(&summary).map_err(|e| Error::Report(e.to_string()))?;
-    write_atomic(&run.out_dir.join("risk").join("summary.json"), &json)?;
     Ok(Scored {
         units: table,
         risk,
         assignments,
         records: BTreeMap::new(),
-        maps,
+        shapes,
     })
+}
+
+/// The publish step of the scores: the unit table, the model, the graded units as GeoParquet, the
+/// GIS layer and the maps, and `risk/summary.json` (see [`write_scores`]). Returns the maps
+/// written (SVG and PNG per score); none without unit polygons or a model.
+pub fn publish_scores(run: &Run, scored: &Scored) -> Result<Vec<PathBuf>> {
+    let graded = match (&run.model, &scored.risk) {
+        (Some(model), Some(risk)) => Some((model, risk)),
+        _ => None,
+    };
+    Ok(write_scores(&ScoreOutputs {
+        out_dir: &run.out_dir,
+        region: Region {
+            code: &run.region_code,
+            name: &run.region_name,
+            year: run.reference_year,
+        },
+        units: &scored.units,
+        graded,
+        assignments: &scored.assignments,
+        shapes: &scored.shapes,
+    })?)
 }

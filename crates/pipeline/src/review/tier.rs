@@ -6,81 +6,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{Result, invalid};
 use crate::package::{Manifest, unpack};
-
-/// A review tier, lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Tier {
-    /// 县级自检: the county office checked its own data and decided on the issues.
-    County,
-    /// 市级抽检: the city office checked a sample.
-    City,
-    /// 省级验收: the province accepted the data.
-    Province,
-}
-
-impl Tier {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tier::County => "county",
-            Tier::City => "city",
-            Tier::Province => "province",
-        }
-    }
-
-    pub fn zh(self) -> &'static str {
-        match self {
-            Tier::County => "县级自检",
-            Tier::City => "市级抽检",
-            Tier::Province => "省级验收",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Tier> {
-        match s.trim() {
-            "county" | "县级自检" | "县级" => Some(Tier::County),
-            "city" | "市级抽检" | "市级" => Some(Tier::City),
-            "province" | "省级验收" | "省级" => Some(Tier::Province),
-            _ => None,
-        }
-    }
-}
-
-/// The figures of a city tier's sampled check, as `review score` computed them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SampleFigures {
-    pub seed: u64,
-    pub rate: f64,
-    pub records: u64,
-    pub indicators_checked: u64,
-    pub wrong: u64,
-    pub error_rate: f64,
-    pub ci_low: f64,
-    pub ci_high: f64,
-    pub threshold: f64,
-}
-
-/// One tier's record in the manifest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TierRecord {
-    pub tier: Tier,
-    pub reviewer: String,
-    /// `YYYY-MM-DD`, as given: the record says when the review was done, not when it was written.
-    pub date: String,
-    /// SHA-256 of the dispositions file the run applied (county tier).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dispositions_sha256: Option<String>,
-    /// The sampled check (city tier).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sample: Option<SampleFigures>,
-    /// Whether the tier's check passed: the county's QC verdict, the sample's 差错率 against its
-    /// threshold, the province's acceptance (always).
-    pub passed: bool,
-}
+/// The tier records live with the manifest that carries them, in the publish crate.
+pub use riskcensus_publish::package::{SampleFigures, Tier, TierRecord};
 
 /// Checks a date is `YYYY-MM-DD`.
 pub fn check_date(date: &str) -> std::result::Result<(), String> {
@@ -230,14 +161,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_and_tiers_parse_and_order() {
+    fn dates_parse() {
         assert!(check_date("2021-07-15").is_ok());
         for bad in ["2021-7-15", "2021-13-01", "20210715", "2021-07-1x"] {
             assert!(check_date(bad).is_err(), "{bad}");
         }
-        assert!(Tier::County < Tier::City && Tier::City < Tier::Province);
-        assert_eq!(Tier::parse("市级抽检"), Some(Tier::City));
-        assert_eq!(Tier::parse("city"), Some(Tier::City));
-        assert_eq!(Tier::parse("town"), None);
     }
 }

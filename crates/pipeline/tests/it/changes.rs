@@ -329,6 +329,7 @@ fn an_indicator_workbook_gets_its_lost_leading_zeros_back() {
     );
     assert_eq!(t.rows_clean, 5);
     let s = join_and_score(&run, &v).unwrap();
+    riskcensus_pipeline::publish_scores(&run, &s).unwrap();
     let codes = unit_codes(&s.units);
     assert_eq!(codes, ["01001", "01003", "02013", "02016", "04001"]);
     // Units numbered by another scheme are not counties: one partition, the run's county, not one

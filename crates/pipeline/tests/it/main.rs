@@ -4,7 +4,7 @@
 mod hostile;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use calamine::{Data, Reader, open_workbook_auto};
 use riskcensus_pipeline::{Run, maps, validate};
@@ -414,17 +414,81 @@ fn boundary_gaps_and_overlaps_are_reported() {
 
 // ---- join and score ----
 
+/// A generated county validated, joined, scored and its scores published (unit table, graded
+/// units, GIS layer, maps); with the maps written.
 fn scored(
     d: &Path,
 ) -> (
     Run,
     riskcensus_pipeline::Validated,
     riskcensus_pipeline::Scored,
+    Vec<PathBuf>,
 ) {
     let run = Run::load(&d.join("pipeline.toml"), Some(&d.join("out"))).unwrap();
     let v = validate(&run, &mut |_, _, _| {}).unwrap();
     let s = riskcensus_pipeline::join_and_score(&run, &v).unwrap();
-    (run, v, s)
+    let maps = riskcensus_pipeline::publish_scores(&run, &s).unwrap();
+    (run, v, s, maps)
+}
+
+/// Every file under a directory (relative paths), for what a stage wrote.
+fn files_under(root: &Path) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.strip_prefix(root).unwrap().to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// The stages are one way: joining and scoring computes and writes nothing; the publish step
+/// writes the scores' outputs (unit table, model, graded units, GIS layer, maps, summary).
+#[test]
+fn join_and_score_writes_nothing_and_publishing_writes_the_scores() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 1_000, BuildingGeometry::None);
+    let run = Run::load(&d.path().join("pipeline.toml"), Some(&d.path().join("out"))).unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    let before = files_under(&run.out_dir);
+    let s = riskcensus_pipeline::join_and_score(&run, &v).unwrap();
+    assert_eq!(
+        files_under(&run.out_dir),
+        before,
+        "join_and_score wrote files"
+    );
+    assert!(!s.shapes.is_empty(), "unit polygons are handed on");
+    let maps = riskcensus_pipeline::publish_scores(&run, &s).unwrap();
+    let written: BTreeSet<PathBuf> = files_under(&run.out_dir)
+        .difference(&before)
+        .cloned()
+        .collect();
+    for f in [
+        "parquet/unit_table.parquet",
+        "parquet/unit_risk/county=530402/part-0.parquet",
+        "risk/model.toml",
+        "risk/summary.json",
+        "gis/unit_risk.gpkg",
+        "gis/unit_risk.shp",
+        "maps/composite.svg",
+        "maps/composite.png",
+    ] {
+        assert!(
+            written.contains(Path::new(f)),
+            "{f} not written: {written:?}"
+        );
+    }
+    assert_eq!(
+        maps.len(),
+        2 * run.model.as_ref().unwrap().scores.len(),
+        "{maps:?}"
+    );
 }
 
 /// Every township of the county scored exactly once; grade counts add up to the townships.
@@ -432,7 +496,7 @@ fn scored(
 fn every_township_is_scored_once_and_grades_add_up() {
     let d = tempfile::tempdir().unwrap();
     generate(d.path(), 3_000, BuildingGeometry::None);
-    let (run, _, s) = scored(d.path());
+    let (run, _, s, _) = scored(d.path());
     let risk = s.risk.expect("the generated pipeline has a model");
     let codes: Vec<String> = risk
         .df
@@ -558,7 +622,7 @@ fn shuffle<T>(v: &mut [T], seed: u64) {
 fn shuffled_rows_and_thread_counts_change_no_score() {
     let d = tempfile::tempdir().unwrap();
     generate(d.path(), 3_000, BuildingGeometry::None);
-    let (run, v, base) = scored(d.path());
+    let (run, v, base, _) = scored(d.path());
     let base_risk = base.risk.unwrap().df;
     for (seed, threads) in [(1u64, 1usize), (2, 2), (3, 3)] {
         let mut results = v.results.clone();
@@ -1006,11 +1070,11 @@ fn clean_tables_are_written_as_partitioned_geoparquet() {
 fn maps_show_every_grade_and_their_text() {
     let d = tempfile::tempdir().unwrap();
     generate(d.path(), 1_000, BuildingGeometry::None);
-    let (run, _, s) = scored(d.path());
+    let (run, _, s, written) = scored(d.path());
     let risk = s.risk.as_ref().unwrap();
     let model = run.model.as_ref().unwrap();
     let maps = run.out_dir.join("maps");
-    assert_eq!(s.maps.len(), 2 * model.scores.len(), "{:?}", s.maps);
+    assert_eq!(written.len(), 2 * model.scores.len(), "{written:?}");
     let names: Vec<String> = risk
         .df
         .column("unit_name")

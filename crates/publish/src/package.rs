@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{Error, HashedInput, Result, Run};
+use crate::{Error, Result};
 
 mod read;
+mod tier;
 pub use read::{MAX_MANIFEST_BYTES, MAX_PARQUET_FOOTER_BYTES, unpack, verify};
+pub use tier::{SampleFigures, Tier, TierRecord};
 
 /// Top-level folders a package may hold (besides `manifest.json`).
 pub const LAYOUT: &[&str] = &["parquet/", "qc/", "maps/", "gis/", "risk/", "changes/"];
@@ -65,7 +67,7 @@ pub struct Manifest {
     /// The review tiers the data has passed (county self-check, city sampled check, province
     /// acceptance); absent in packages from before the review loop.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tiers: Vec<crate::review::tier::TierRecord>,
+    pub tiers: Vec<TierRecord>,
     /// SHA-256 of the package this one follows (`run --previous`), whose differences are under
     /// `changes/`: packages of one county form a chain anyone can check by hashing the earlier file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,42 +150,21 @@ pub struct Identity {
     pub previous_package_sha256: Option<String>,
 }
 
-/// Builds the package from a finished run's output directory; returns its path.
+/// Builds the package of a finished run from its output directory `out`: `id` says who it is
+/// from (and the package it follows, if any), `inputs` the files the run read, `qc` the run's QC
+/// figures. Returns its path.
 pub fn build(
-    run: &Run,
-    inputs: &[HashedInput],
+    out: &Path,
+    id: &Identity,
+    inputs: Vec<InputHash>,
     qc: &riskcensus_qc::report::Summary,
 ) -> Result<PathBuf> {
-    build_linked(run, inputs, qc, None)
+    build_from(out, id, inputs, qc.passed, qc_tables(qc))
 }
 
-/// Builds the package, its manifest linking the previous package's SHA-256 when given.
-pub fn build_linked(
-    run: &Run,
-    inputs: &[HashedInput],
-    qc: &riskcensus_qc::report::Summary,
-    previous_package_sha256: Option<String>,
-) -> Result<PathBuf> {
-    let id = Identity {
-        previous_package_sha256,
-        run: run.name.clone(),
-        region_code: run.region_code.clone(),
-        region_name: run.region_name.clone(),
-        reference_year: run.reference_year,
-        pipeline_sha256: run.pipeline_sha256.clone(),
-        schema_files: run.schemas.files.clone(),
-    };
-    let inputs: Vec<InputHash> = inputs
-        .iter()
-        .map(|i| InputHash {
-            table: i.table.clone(),
-            path: i.path.clone(),
-            bytes: i.bytes,
-            sha256: i.sha256.clone(),
-        })
-        .collect();
-    let qc_tables = qc
-        .tables
+/// The QC figures of each table, as the manifest records them.
+pub fn qc_tables(qc: &riskcensus_qc::report::Summary) -> Vec<QcTable> {
+    qc.tables
         .iter()
         .map(|t| QcTable {
             table: t.table.clone(),
@@ -195,8 +176,7 @@ pub fn build_linked(
             error_rate: t.error_rate,
             passed: t.passed,
         })
-        .collect();
-    build_from(&run.out_dir, &id, inputs, qc.passed, qc_tables)
+        .collect()
 }
 
 /// How an entry is stored: Parquet (zstd inside) and PNG are compressed already, so deflating them
@@ -223,10 +203,54 @@ pub fn build_from(
     qc_passed: bool,
     qc: Vec<QcTable>,
 ) -> Result<PathBuf> {
-    let werr = |p: &Path, e: &dyn std::fmt::Display| {
-        Error::Report(format!("cannot write the package {}: {e}", p.display()))
+    let files = layout_files(out)?;
+    let name = format!(
+        "{}_{}_{}.zip",
+        sanitize(&id.region_code),
+        sanitize(&id.region_name),
+        id.reference_year
+    );
+    let path = out.join(&name);
+    let tmp = out.join(format!(".{name}.tmp-{}", std::process::id()));
+    let f = std::fs::File::create(&tmp).map_err(|e| werr(&tmp, &e))?;
+    let mut zip = zip::ZipWriter::new(f);
+    let (entries, tables) = write_entries(&mut zip, &files, &tmp)?;
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        tool: "riskcensus".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        run: id.run.clone(),
+        region_code: id.region_code.clone(),
+        region_name: id.region_name.clone(),
+        reference_year: id.reference_year,
+        pipeline_sha256: id.pipeline_sha256.clone(),
+        inputs,
+        schema_files: id.schema_files.clone(),
+        division_codes: riskcensus_schema::divisions::EDITION.into(),
+        qc_passed,
+        qc,
+        tables,
+        files: entries,
+        tiers: Vec::new(),
+        previous_package_sha256: id.previous_package_sha256.clone(),
     };
-    // Every file under the layout folders, in path order.
+    finish_zip(zip, &manifest, &tmp)?;
+    std::fs::rename(&tmp, &path).map_err(|e| werr(&path, &e))?;
+    // The rename itself reaches the disk, so a power cut after this leaves the new package.
+    std::fs::File::open(out)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| werr(out, &e))?;
+    Ok(path)
+}
+
+/// An error writing the package, naming the file.
+fn werr(p: &Path, e: &dyn std::fmt::Display) -> Error {
+    Error::Report(format!("cannot write the package {}: {e}", p.display()))
+}
+
+/// Every file under the layout folders of `out` (relative path with `/`, full path), in path
+/// order; hidden and temporary files left out.
+fn layout_files(out: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     for top in LAYOUT {
         let dir = out.join(top.trim_end_matches('/'));
@@ -250,79 +274,68 @@ pub fn build_from(
         }
     }
     files.sort();
+    Ok(files)
+}
+
+/// Writes `files` into the zip (`tmp`, for errors) and returns the manifest's entry of each and
+/// the rows of each Parquet table. One file in memory at a time (a provincial package is many
+/// counties' worth), read once: hashed, counted and written into the zip from the same bytes.
+fn write_entries(
+    zip: &mut zip::ZipWriter<std::fs::File>,
+    files: &[(String, PathBuf)],
+    tmp: &Path,
+) -> Result<(Vec<FileEntry>, Vec<TableRows>)> {
     let mut entries = Vec::new();
     let mut tables = Vec::new();
-    let name = format!(
-        "{}_{}_{}.zip",
-        sanitize(&id.region_code),
-        sanitize(&id.region_name),
-        id.reference_year
-    );
-    let path = out.join(&name);
-    let tmp = out.join(format!(".{name}.tmp-{}", std::process::id()));
-    let f = std::fs::File::create(&tmp).map_err(|e| werr(&tmp, &e))?;
-    let mut zip = zip::ZipWriter::new(f);
-    // One file in memory at a time (a provincial package is many counties' worth), read once:
-    // hashed, counted and written into the zip from the same bytes.
-    for (rel, p) in &files {
+    for (rel, p) in files {
         let bytes = std::fs::read(p).map_err(|e| werr(p, &e))?;
         zip.start_file(rel.as_str(), entry_options(rel))
-            .map_err(|e| werr(&tmp, &e))?;
-        zip.write_all(&bytes).map_err(|e| werr(&tmp, &e))?;
+            .map_err(|e| werr(tmp, &e))?;
+        zip.write_all(&bytes).map_err(|e| werr(tmp, &e))?;
         entries.push(FileEntry {
             path: rel.clone(),
             bytes: bytes.len() as u64,
             sha256: sha256(&bytes),
         });
-        if rel.starts_with("parquet/") && rel.ends_with(".parquet") {
-            // parquet/<table>.parquet or parquet/<table>/county=<code>/part-0.parquet
-            let inner = rel.trim_start_matches("parquet/");
-            let table = inner
-                .split('/')
-                .next()
-                .unwrap_or(inner)
-                .trim_end_matches(".parquet")
-                .to_owned();
-            tables.push(TableRows {
-                table,
-                file: rel.clone(),
-                rows: rows_of_parquet(&bytes).unwrap_or(0),
-            });
+        if let Some(t) = table_rows(rel, &bytes) {
+            tables.push(t);
         }
     }
-    let manifest = Manifest {
-        format: FORMAT.into(),
-        tool: "riskcensus".into(),
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        run: id.run.clone(),
-        region_code: id.region_code.clone(),
-        region_name: id.region_name.clone(),
-        reference_year: id.reference_year,
-        pipeline_sha256: id.pipeline_sha256.clone(),
-        inputs,
-        schema_files: id.schema_files.clone(),
-        division_codes: riskcensus_schema::divisions::EDITION.into(),
-        qc_passed,
-        qc,
-        tables,
-        files: entries,
-        tiers: Vec::new(),
-        previous_package_sha256: id.previous_package_sha256.clone(),
-    };
-    {
-        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| werr(&tmp, &e))?;
-        zip.start_file("manifest.json", entry_options("manifest.json"))
-            .map_err(|e| werr(&tmp, &e))?;
-        zip.write_all(&json).map_err(|e| werr(&tmp, &e))?;
-        let f = zip.finish().map_err(|e| werr(&tmp, &e))?;
-        f.sync_all().map_err(|e| werr(&tmp, &e))?;
+    Ok((entries, tables))
+}
+
+/// The table and rows of a Parquet file of the package (`parquet/<table>.parquet` or
+/// `parquet/<table>/county=<code>/part-0.parquet`); `None` for any other file.
+fn table_rows(rel: &str, bytes: &[u8]) -> Option<TableRows> {
+    if !(rel.starts_with("parquet/") && rel.ends_with(".parquet")) {
+        return None;
     }
-    std::fs::rename(&tmp, &path).map_err(|e| werr(&path, &e))?;
-    // The rename itself reaches the disk, so a power cut after this leaves the new package.
-    std::fs::File::open(out)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| werr(out, &e))?;
-    Ok(path)
+    let inner = rel.trim_start_matches("parquet/");
+    let table = inner
+        .split('/')
+        .next()
+        .unwrap_or(inner)
+        .trim_end_matches(".parquet")
+        .to_owned();
+    Some(TableRows {
+        table,
+        file: rel.to_owned(),
+        rows: rows_of_parquet(bytes).unwrap_or(0),
+    })
+}
+
+/// Writes the manifest last, closes the zip and syncs it to the disk.
+fn finish_zip(
+    mut zip: zip::ZipWriter<std::fs::File>,
+    manifest: &Manifest,
+    tmp: &Path,
+) -> Result<()> {
+    let json = serde_json::to_vec_pretty(manifest).map_err(|e| werr(tmp, &e))?;
+    zip.start_file("manifest.json", entry_options("manifest.json"))
+        .map_err(|e| werr(tmp, &e))?;
+    zip.write_all(&json).map_err(|e| werr(tmp, &e))?;
+    let f = zip.finish().map_err(|e| werr(tmp, &e))?;
+    f.sync_all().map_err(|e| werr(tmp, &e))
 }
 
 #[cfg(test)]

@@ -56,6 +56,102 @@ pub struct Outline {
     pub shape: MultiPolygon,
 }
 
+/// The map frame on the page (x, y, width, height in pixels): the units are fitted inside it.
+const FRAME: (f64, f64, f64, f64) = (120.0, 260.0, 2500.0, 2050.0);
+
+/// How longitude and latitude become page pixels: an equirectangular projection scaled at the
+/// units' middle latitude, fitted and centred in [`FRAME`].
+struct Projection {
+    /// The units' bounding box (x0, y0, x1, y1), in degrees.
+    bb: [f64; 4],
+    /// Shrink of a degree of longitude at the middle latitude.
+    kx: f64,
+    /// Pixels per degree of latitude.
+    scale: f64,
+    /// Page position of the box's west and north edges.
+    ox: f64,
+    oy: f64,
+}
+
+impl Projection {
+    /// The projection that fits every unit into the frame.
+    fn fit(units: &[MapUnit]) -> Projection {
+        let (fx0, fy0, fw, fh) = FRAME;
+        let mut bb = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for u in units {
+            if let Some(r) = u.shape.bounding_rect() {
+                bb = [
+                    bb[0].min(r.min().x),
+                    bb[1].min(r.min().y),
+                    bb[2].max(r.max().x),
+                    bb[3].max(r.max().y),
+                ];
+            }
+        }
+        let lat0 = ((bb[1] + bb[3]) / 2.0).to_radians();
+        let kx = lat0.cos();
+        let (w, h) = (((bb[2] - bb[0]) * kx).max(1e-9), (bb[3] - bb[1]).max(1e-9));
+        let scale = (fw / w).min(fh / h);
+        let (ox, oy) = (fx0 + (fw - w * scale) / 2.0, fy0 + (fh - h * scale) / 2.0);
+        Projection {
+            bb,
+            kx,
+            scale,
+            ox,
+            oy,
+        }
+    }
+
+    /// A point's page position.
+    fn px(&self, x: f64, y: f64) -> (f64, f64) {
+        (
+            self.ox + (x - self.bb[0]) * self.kx * self.scale,
+            self.oy + (self.bb[3] - y) * self.scale,
+        )
+    }
+
+    /// The SVG path data of a (multi)polygon, every ring closed.
+    fn path(&self, shape: &MultiPolygon) -> String {
+        let mut d = String::new();
+        for poly in &shape.0 {
+            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                for (k, c) in ring.0.iter().enumerate() {
+                    let (x, y) = self.px(c.x, c.y);
+                    let _ = write!(d, "{}{x:.1},{y:.1}", if k == 0 { "M" } else { "L" });
+                }
+                d.push('Z');
+            }
+        }
+        d
+    }
+}
+
+/// The boxes of the names placed so far: a name is drawn only where it overlaps none of them.
+#[derive(Default)]
+struct LabelBoxes(Vec<[f64; 4]>);
+
+impl LabelBoxes {
+    /// Whether `name` at `size`, centred at (x, y), is clear of every placed name; if so it is
+    /// placed.
+    fn fits(&mut self, x: f64, y: f64, name: &str, size: f64) -> bool {
+        let half = (name.chars().count() as f64 * size + 12.0) / 2.0;
+        let r = [x - half, y - size * 0.6, x + half, y + size * 0.6];
+        let free = self
+            .0
+            .iter()
+            .all(|q| r[2] <= q[0] || q[2] <= r[0] || r[3] <= q[1] || q[3] <= r[1]);
+        if free {
+            self.0.push(r);
+        }
+        free
+    }
+}
+
 /// The SVG of one map.
 #[allow(clippy::too_many_arguments)]
 pub fn svg(
@@ -66,30 +162,30 @@ pub fn svg(
     legend: &[(String, String, u64, String)],
     footer: &str,
 ) -> String {
-    let (fx0, fy0, fw, fh) = (120.0, 260.0, 2500.0, 2050.0);
-    let mut bb = [
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    ];
-    for u in units {
-        if let Some(r) = u.shape.bounding_rect() {
-            bb = [
-                bb[0].min(r.min().x),
-                bb[1].min(r.min().y),
-                bb[2].max(r.max().x),
-                bb[3].max(r.max().y),
-            ];
-        }
-    }
-    let lat0 = ((bb[1] + bb[3]) / 2.0).to_radians();
-    let kx = lat0.cos();
-    let (w, h) = (((bb[2] - bb[0]) * kx).max(1e-9), (bb[3] - bb[1]).max(1e-9));
-    let scale = (fw / w).min(fh / h);
-    let (ox, oy) = (fx0 + (fw - w * scale) / 2.0, fy0 + (fh - h * scale) / 2.0);
-    let px = |x: f64, y: f64| (ox + (x - bb[0]) * kx * scale, oy + (bb[3] - y) * scale);
+    let proj = Projection::fit(units);
     let mut s = String::new();
+    write_page(&mut s, title, subtitle);
+    write_shapes(&mut s, &proj, units, outlines);
+    // County names (on a map of several counties) go first, larger, and win any overlap.
+    let mut placed = LabelBoxes::default();
+    write_outline_names(&mut s, &proj, outlines, &mut placed);
+    write_unit_names(&mut s, &proj, units, &mut placed);
+    write_legend(&mut s, legend);
+    write_scale_bar(&mut s, proj.scale);
+    write_north_arrow(&mut s);
+    let _ = writeln!(
+        s,
+        r##"<text x="{}" y="{}" font-size="40" fill="#333">{}</text>"##,
+        FRAME.0,
+        HEIGHT - 70,
+        esc(footer)
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The SVG element, a white page, the title and the subtitle.
+fn write_page(s: &mut String, title: &str, subtitle: &str) {
     let _ = writeln!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="297mm" height="210mm" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="{FONT_FAMILY}">"#
@@ -110,24 +206,15 @@ pub fn svg(
         WIDTH / 2,
         esc(subtitle)
     );
-    let path = |shape: &MultiPolygon| {
-        let mut d = String::new();
-        for poly in &shape.0 {
-            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
-                for (k, c) in ring.0.iter().enumerate() {
-                    let (x, y) = px(c.x, c.y);
-                    let _ = write!(d, "{}{x:.1},{y:.1}", if k == 0 { "M" } else { "L" });
-                }
-                d.push('Z');
-            }
-        }
-        d
-    };
+}
+
+/// The units filled with their grade colours, then the heavier county outlines over them.
+fn write_shapes(s: &mut String, proj: &Projection, units: &[MapUnit], outlines: &[Outline]) {
     for u in units {
         let _ = writeln!(
             s,
             r##"<path d="{}" fill="{}" fill-rule="evenodd" stroke="#404040" stroke-width="3"/>"##,
-            path(u.shape),
+            proj.path(u.shape),
             u.color
         );
     }
@@ -135,26 +222,22 @@ pub fn svg(
         let _ = writeln!(
             s,
             r##"<path d="{}" fill="none" stroke="#111111" stroke-width="9" stroke-linejoin="round"/>"##,
-            path(&o.shape)
+            proj.path(&o.shape)
         );
     }
-    // County names (on a map of several counties) go first, larger, and win any overlap.
-    let mut placed: Vec<[f64; 4]> = Vec::new();
-    let mut fits = |x: f64, y: f64, name: &str, size: f64| {
-        let half = (name.chars().count() as f64 * size + 12.0) / 2.0;
-        let r = [x - half, y - size * 0.6, x + half, y + size * 0.6];
-        let free = placed
-            .iter()
-            .all(|q| r[2] <= q[0] || q[2] <= r[0] || r[3] <= q[1] || q[3] <= r[1]);
-        if free {
-            placed.push(r);
-        }
-        free
-    };
+}
+
+/// The county names of a map of several counties, each at an interior point where it fits.
+fn write_outline_names(
+    s: &mut String,
+    proj: &Projection,
+    outlines: &[Outline],
+    placed: &mut LabelBoxes,
+) {
     for o in outlines {
         if let Some(p) = o.shape.interior_point() {
-            let (x, y) = px(p.x(), p.y());
-            if fits(x, y, &o.name, OUTLINE_LABEL_SIZE) {
+            let (x, y) = proj.px(p.x(), p.y());
+            if placed.fits(x, y, &o.name, OUTLINE_LABEL_SIZE) {
                 let _ = writeln!(
                     s,
                     r##"<text x="{x:.1}" y="{:.1}" font-size="{OUTLINE_LABEL_SIZE}" text-anchor="middle" fill="#000" stroke="#ffffff" stroke-width="12" paint-order="stroke">{}</text>"##,
@@ -164,8 +247,11 @@ pub fn svg(
             }
         }
     }
-    // Names: larger units first, each at an interior point; a name that would overlap one already
-    // placed is left out (and counted in a note), as on any printed map of small units.
+}
+
+/// The unit names: larger units first, each at an interior point; a name that would overlap one
+/// already placed is left out (and counted in a note), as on any printed map of small units.
+fn write_unit_names(s: &mut String, proj: &Projection, units: &[MapUnit], placed: &mut LabelBoxes) {
     let mut order: Vec<usize> = (0..units.len()).collect();
     let area = |i: usize| units[i].shape.unsigned_area();
     order.sort_by(|&a, &b| area(b).total_cmp(&area(a)).then(a.cmp(&b)));
@@ -174,8 +260,8 @@ pub fn svg(
         let Some(p) = units[i].shape.interior_point() else {
             continue;
         };
-        let (x, y) = px(p.x(), p.y());
-        if fits(x, y, units[i].name, LABEL_SIZE) {
+        let (x, y) = proj.px(p.x(), p.y());
+        if placed.fits(x, y, units[i].name, LABEL_SIZE) {
             at[i] = Some((x, y));
         }
     }
@@ -198,7 +284,10 @@ pub fn svg(
             HEIGHT - 70
         );
     }
-    // Legend.
+}
+
+/// The legend: per grade its colour, label, number of units and score range.
+fn write_legend(s: &mut String, legend: &[(String, String, u64, String)]) {
     let (lx, mut ly) = (2760.0, 420.0);
     let _ = writeln!(
         s,
@@ -228,7 +317,10 @@ pub fn svg(
         }
         ly += 110.0;
     }
-    // Scale bar: a round length near 500 px.
+}
+
+/// The scale bar: a round length near 500 px, at `scale` pixels per degree of latitude.
+fn write_scale_bar(s: &mut String, scale: f64) {
     let km_per_px = 111.32 / scale;
     let target = km_per_px * 500.0;
     let nice = [0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]
@@ -260,7 +352,10 @@ pub fn svg(
         sy - 16.0,
         nice
     );
-    // North arrow.
+}
+
+/// The north arrow and its 北.
+fn write_north_arrow(s: &mut String) {
     let (nx, ny) = (3250.0, 1650.0);
     let _ = writeln!(
         s,
@@ -277,15 +372,6 @@ pub fn svg(
         r##"<text x="{nx}" y="{}" font-size="64" text-anchor="middle" fill="#111">北</text>"##,
         ny - 165.0
     );
-    let _ = writeln!(
-        s,
-        r##"<text x="{}" y="{}" font-size="40" fill="#333">{}</text>"##,
-        fx0,
-        HEIGHT - 70,
-        esc(footer)
-    );
-    s.push_str("</svg>\n");
-    s
 }
 
 /// Renders an SVG to PNG with the CJK font loaded explicitly.
@@ -327,28 +413,12 @@ pub fn draw_all(
     std::fs::create_dir_all(&dir).map_err(merr)?;
     let codes: Vec<String> = crate::text_column(df, "unit_code")?;
     let names: Vec<String> = crate::text_column(df, "unit_name")?;
-    // Each unit's polygon, parsed once for every map.
-    let polygons: Vec<Option<MultiPolygon>> = codes
-        .iter()
-        .map(|c| match parse_wkb(shapes.get(c)?).ok()? {
-            Geom::Polygon(p) => Some(p),
-            _ => None,
-        })
-        .collect();
+    let polygons = unit_polygons(&codes, shapes);
     let outlines = county_outlines(&codes, &polygons);
     let mut written = Vec::new();
     for s in &model.scores {
-        let prefix = if s.kind == riskcensus_risk::model::ScoreKind::Composite {
-            "composite".to_owned()
-        } else {
-            s.name.clone()
-        };
-        let colors: Vec<String> = df
-            .column(&format!("{prefix}_color"))?
-            .str()?
-            .iter()
-            .map(|c| c.unwrap_or(&model.grading.no_rating_color).to_owned())
-            .collect();
+        let prefix = score_prefix(s);
+        let colors = grade_colors(df, &prefix, &model.grading.no_rating_color)?;
         let units: Vec<MapUnit> = polygons
             .iter()
             .enumerate()
@@ -360,23 +430,101 @@ pub fn draw_all(
                 })
             })
             .collect();
-        let ranges = grade_ranges(
-            &scored.breaks.get(&prefix).cloned().unwrap_or_default(),
-            model.grading.classes,
+        let legend = legend(model, scored, &prefix);
+        let texts = MapTexts::of(region, model, s, &prefix, units.len());
+        let text = svg(
+            &texts.title,
+            &texts.subtitle,
+            &units,
+            &outlines,
+            &legend,
+            &texts.footer,
         );
-        let legend: Vec<(String, String, u64, String)> = scored
-            .grade_counts
-            .get(&prefix)
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-            .filter(|(_, g)| g.2 > 0 || g.0 != model.grading.no_rating_label)
-            .map(|(k, (label, color, n))| {
-                let range = ranges.get(k).cloned().unwrap_or_default();
-                (label, color, n, range)
-            })
-            .collect();
+        let png = render_png(&text)?;
+        for (ext, bytes) in [("svg", text.into_bytes()), ("png", png)] {
+            let p = dir.join(format!("{prefix}.{ext}"));
+            crate::write_atomic(&p, &bytes)?;
+            written.push(p);
+        }
+    }
+    Ok(written)
+}
+
+/// The column prefix of a score's outputs: `composite` for the composite score, else its name.
+pub fn score_prefix(s: &riskcensus_risk::model::Score) -> String {
+    if s.kind == riskcensus_risk::model::ScoreKind::Composite {
+        "composite".to_owned()
+    } else {
+        s.name.clone()
+    }
+}
+
+/// Each unit's polygon, parsed once for every map (`None` for a unit without one).
+fn unit_polygons(
+    codes: &[String],
+    shapes: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Vec<Option<MultiPolygon>> {
+    codes
+        .iter()
+        .map(|c| match parse_wkb(shapes.get(c)?).ok()? {
+            Geom::Polygon(p) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each unit's grade colour for the score `prefix`; the no-rating colour where it has none.
+fn grade_colors(df: &polars::prelude::DataFrame, prefix: &str, none: &str) -> Result<Vec<String>> {
+    Ok(df
+        .column(&format!("{prefix}_color"))?
+        .str()?
+        .iter()
+        .map(|c| c.unwrap_or(none).to_owned())
+        .collect())
+}
+
+/// The legend of a score: per grade its label, colour, number of units and score range, highest
+/// grade first; the no-rating grade only when some unit has it.
+fn legend(
+    model: &Model,
+    scored: &riskcensus_risk::ScoredUnits,
+    prefix: &str,
+) -> Vec<(String, String, u64, String)> {
+    let ranges = grade_ranges(
+        &scored.breaks.get(prefix).cloned().unwrap_or_default(),
+        model.grading.classes,
+    );
+    scored
+        .grade_counts
+        .get(prefix)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, g)| g.2 > 0 || g.0 != model.grading.no_rating_label)
+        .map(|(k, (label, color, n))| {
+            let range = ranges.get(k).cloned().unwrap_or_default();
+            (label, color, n, range)
+        })
+        .collect()
+}
+
+/// The words of one map: title, subtitle and footer.
+struct MapTexts {
+    title: String,
+    subtitle: String,
+    footer: String,
+}
+
+impl MapTexts {
+    /// The texts of the map of score `s` (column prefix `prefix`) with `units` units drawn.
+    fn of(
+        region: &Region,
+        model: &Model,
+        s: &riskcensus_risk::model::Score,
+        prefix: &str,
+        units: usize,
+    ) -> MapTexts {
         let label = match (s.label_zh.is_empty(), prefix == "composite") {
             (false, _) => s.label_zh.clone(),
             (true, true) => "综合".to_owned(),
@@ -398,18 +546,15 @@ pub fn draw_all(
         let footer = format!(
             "坐标系：CGCS2000（EPSG:4490）  数据时点：{} 年  单元数：{}  制图：riskcensus {}",
             region.year,
-            units.len(),
+            units,
             env!("CARGO_PKG_VERSION")
         );
-        let text = svg(&title, &subtitle, &units, &outlines, &legend, &footer);
-        let png = render_png(&text)?;
-        for (ext, bytes) in [("svg", text.into_bytes()), ("png", png)] {
-            let p = dir.join(format!("{prefix}.{ext}"));
-            crate::write_atomic(&p, &bytes)?;
-            written.push(p);
+        MapTexts {
+            title,
+            subtitle,
+            footer,
         }
     }
-    Ok(written)
 }
 
 /// Whether a PNG shows a colour (`#rrggbb`) anywhere, for tests and checks.

@@ -72,14 +72,7 @@ fn inspect(
     let mut problems = duplicate_names(path, &mut zip);
     let entries = entry_names(&mut zip, &mut problems);
     if !zip.has_duplicate_names() {
-        // Overlapping entries or a local header hidden between entries: another tool may see an
-        // entry this one does not. (A header that differs from its central record is named above.)
-        if let Err(e) = zip.validate_header_consistency() {
-            let e = e.to_string();
-            if !problems.iter().any(|p| p.contains(&e)) {
-                problems.push(format!("{}: {e}", path.display()));
-            }
-        }
+        header_consistency(path, &mut zip, &mut problems);
     }
     let Some(&manifest_index) = entries.get("manifest.json") else {
         problems.push("manifest.json: missing".into());
@@ -93,6 +86,49 @@ fn inspect(
         }
     };
     problems.extend(manifest_problems(&manifest));
+    let rows = check_entries(
+        &mut zip,
+        &entries,
+        &manifest,
+        extract.as_ref(),
+        &mut problems,
+    );
+    for e in &manifest.files {
+        if !entries.contains_key(&e.path) {
+            problems.push(format!(
+                "{}: listed in the manifest, missing from the package",
+                e.path
+            ));
+        }
+    }
+    problems.extend(row_count_problems(&manifest, &rows));
+    if problems.is_empty() {
+        Ok(manifest)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Overlapping entries or a local header hidden between entries: another tool may see an entry
+/// this one does not. (A header that differs from its central record is named already.)
+fn header_consistency(path: &Path, zip: &mut zip::ZipArchive<File>, problems: &mut Vec<String>) {
+    if let Err(e) = zip.validate_header_consistency() {
+        let e = e.to_string();
+        if !problems.iter().any(|p| p.contains(&e)) {
+            problems.push(format!("{}: {e}", path.display()));
+        }
+    }
+}
+
+/// Checks every entry but the manifest against the manifest's listing (see [`check_entry`]);
+/// returns the row count (or why there is none) of each Parquet table the manifest counts.
+fn check_entries(
+    zip: &mut zip::ZipArchive<File>,
+    entries: &BTreeMap<String, usize>,
+    manifest: &Manifest,
+    extract: Option<&Extract<'_>>,
+    problems: &mut Vec<String>,
+) -> BTreeMap<String, Result<u64, String>> {
     let listed: BTreeMap<&str, &FileEntry> = manifest
         .files
         .iter()
@@ -100,7 +136,7 @@ fn inspect(
         .collect();
     let parquet_tables: BTreeSet<&str> = manifest.tables.iter().map(|t| t.file.as_str()).collect();
     let mut rows: BTreeMap<String, Result<u64, String>> = BTreeMap::new();
-    for (name, &index) in &entries {
+    for (name, &index) in entries {
         if name == "manifest.json" {
             continue;
         }
@@ -110,7 +146,7 @@ fn inspect(
             continue;
         };
         let wants_rows = parquet_tables.contains(name.as_str());
-        match check_entry(&mut zip, index, entry, wants_rows, extract.as_ref()) {
+        match check_entry(zip, index, entry, wants_rows, extract) {
             Ok(Some(n)) => {
                 rows.insert(name.clone(), n);
             }
@@ -118,14 +154,15 @@ fn inspect(
             Err(p) => problems.push(p),
         }
     }
-    for e in &manifest.files {
-        if !entries.contains_key(&e.path) {
-            problems.push(format!(
-                "{}: listed in the manifest, missing from the package",
-                e.path
-            ));
-        }
-    }
+    rows
+}
+
+/// Each table whose rows differ from the manifest's count, or whose file is no readable Parquet.
+fn row_count_problems(
+    manifest: &Manifest,
+    rows: &BTreeMap<String, Result<u64, String>>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
     for t in &manifest.tables {
         match rows.get(&t.file) {
             Some(Ok(n)) if *n == t.rows => {}
@@ -140,11 +177,7 @@ fn inspect(
             None => {}
         }
     }
-    if problems.is_empty() {
-        Ok(manifest)
-    } else {
-        Err(problems)
-    }
+    problems
 }
 
 /// Opens the zip, naming an empty file as such (the usual remains of a failed upload).
