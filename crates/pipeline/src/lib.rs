@@ -389,12 +389,20 @@ pub fn run_with(
     let validated = validate::validate_with(run, &hashes, progress)?;
     progress("join and score", 0, 1);
     let scored = join_and_score(run, &validated)?;
-    let maps = publish_scores(run, &scored)?;
-    geoparquet::write_all(
-        &run_tables(run, &validated),
-        &scored.records,
-        scored.risk.as_ref().map(|r| &r.df),
-    )?;
+    // The scores' outputs (unit table, GIS layer, maps) and every table's GeoParquet need nothing
+    // of each other: they are written side by side.
+    let (maps, tables) = rayon::join(
+        || publish_scores(run, &scored),
+        || {
+            geoparquet::write_all(
+                &run_tables(run, &validated),
+                &scored.records,
+                scored.risk.as_ref().map(|r| &r.df),
+            )
+        },
+    );
+    let maps = maps?;
+    tables?;
     let previous = match &options.previous {
         Some(p) => {
             progress("changes since the previous package", 0, 1);

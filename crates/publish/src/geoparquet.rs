@@ -2,6 +2,7 @@
 //! PROJJSON, bbox, geometry types), zstd, Hive-partitioned by county:
 //! `parquet/<table>/county=<code>/part-0.parquet`; and a data dictionary (csv and Markdown).
 
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -151,17 +152,27 @@ fn table_frames(
     let parts = partition_rows(region, clean, assigned, units);
     let mut out = Vec::new();
     for (county, idx) in parts {
-        let mut cols: Vec<Column> = schema
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(k, f)| {
-                let values = idx.iter().map(|&i| &clean.rows[i].values[k]);
-                field_column(names[k].as_str(), f.ty, values)
-            })
-            .collect();
-        cols.extend(provenance_columns(clean, files, assigned, &idx));
-        let wkbs = record_geometries(clean, point, &idx);
+        // Column by column on every core: each walks all the rows of the partition.
+        let (mut cols, (provenance, wkbs)) = rayon::join(
+            || {
+                schema
+                    .fields
+                    .par_iter()
+                    .enumerate()
+                    .map(|(k, f)| {
+                        let values = idx.iter().map(|&i| &clean.rows[i].values[k]);
+                        field_column(names[k].as_str(), f.ty, values)
+                    })
+                    .collect::<Vec<Column>>()
+            },
+            || {
+                rayon::join(
+                    || provenance_columns(clean, files, assigned, &idx),
+                    || record_geometries(clean, point, &idx),
+                )
+            },
+        );
+        cols.extend(provenance);
         let geo = geometry_column(&wkbs, projjson).map(|(col, meta)| {
             cols.push(col);
             meta
@@ -496,30 +507,42 @@ pub fn write_all(
 ) -> Result<Vec<PathBuf>> {
     let root = run.out_dir.join("parquet");
     let projjson = projjson_4490(&root)?;
-    let mut written = Vec::new();
     let mut dictionary = Dictionary::new();
     let units = partition_units(run);
-    for r in run.results {
-        let Some(schema) = run.schemas.table(&r.table) else {
-            continue;
-        };
-        let frames = table_frames(
-            run.region_code,
-            schema,
-            &r.clean,
-            &r.files,
-            records.get(&r.table),
-            units.as_ref(),
-            &projjson,
-        )?;
-        for (county, mut df, geo) in frames {
-            let path = root
-                .join(&r.table)
-                .join(format!("county={county}"))
-                .join("part-0.parquet");
-            write_df(&mut df, &path, geo)?;
-            written.push(path);
-        }
+    let tables: Vec<(&TableResult, &TableSchema)> = run
+        .results
+        .iter()
+        .filter_map(|r| Some((r, run.schemas.table(&r.table)?)))
+        .collect();
+    // The tables are written side by side (the buildings take most of the time, the others fill
+    // the other core); the paths are kept in table order.
+    let per_table: Vec<Result<Vec<PathBuf>>> = tables
+        .par_iter()
+        .map(|&(r, schema)| {
+            let frames = table_frames(
+                run.region_code,
+                schema,
+                &r.clean,
+                &r.files,
+                records.get(&r.table),
+                units.as_ref(),
+                &projjson,
+            )?;
+            let mut written = Vec::with_capacity(frames.len());
+            for (county, mut df, geo) in frames {
+                let path = root
+                    .join(&r.table)
+                    .join(format!("county={county}"))
+                    .join("part-0.parquet");
+                write_df(&mut df, &path, geo)?;
+                written.push(path);
+            }
+            Ok(written)
+        })
+        .collect();
+    let mut written = Vec::new();
+    for ((r, schema), paths) in tables.iter().zip(per_table) {
+        written.extend(paths?);
         dictionary.add_table(&r.table, schema);
     }
     if let Some(risk) = unit_risk {

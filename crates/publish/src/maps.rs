@@ -4,6 +4,7 @@
 //! explicitly from Debian's fonts-wqy-microhei; without it the run fails (resvg would otherwise
 //! drop every character silently).
 
+use rayon::prelude::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -415,32 +416,42 @@ pub fn draw_all(
     let names: Vec<String> = crate::text_column(df, "unit_name")?;
     let polygons = unit_polygons(&codes, shapes);
     let outlines = county_outlines(&codes, &polygons);
-    let mut written = Vec::new();
-    for s in &model.scores {
-        let prefix = score_prefix(s);
-        let colors = grade_colors(df, &prefix, &model.grading.no_rating_color)?;
-        let units: Vec<MapUnit> = polygons
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| {
-                Some(MapUnit {
-                    name: &names[i],
-                    shape: p.as_ref()?,
-                    color: &colors[i],
+    // The maps are drawn side by side (rendering a 300 dpi page is the costly part) and written in
+    // the model's order.
+    let drawn: Vec<Result<(String, String, Vec<u8>)>> = model
+        .scores
+        .par_iter()
+        .map(|s| {
+            let prefix = score_prefix(s);
+            let colors = grade_colors(df, &prefix, &model.grading.no_rating_color)?;
+            let units: Vec<MapUnit> = polygons
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| {
+                    Some(MapUnit {
+                        name: &names[i],
+                        shape: p.as_ref()?,
+                        color: &colors[i],
+                    })
                 })
-            })
-            .collect();
-        let legend = legend(model, scored, &prefix);
-        let texts = MapTexts::of(region, model, s, &prefix, units.len());
-        let text = svg(
-            &texts.title,
-            &texts.subtitle,
-            &units,
-            &outlines,
-            &legend,
-            &texts.footer,
-        );
-        let png = render_png(&text)?;
+                .collect();
+            let legend = legend(model, scored, &prefix);
+            let texts = MapTexts::of(region, model, s, &prefix, units.len());
+            let text = svg(
+                &texts.title,
+                &texts.subtitle,
+                &units,
+                &outlines,
+                &legend,
+                &texts.footer,
+            );
+            let png = render_png(&text)?;
+            Ok((prefix, text, png))
+        })
+        .collect();
+    let mut written = Vec::new();
+    for map in drawn {
+        let (prefix, text, png) = map?;
         for (ext, bytes) in [("svg", text.into_bytes()), ("png", png)] {
             let p = dir.join(format!("{prefix}.{ext}"));
             crate::write_atomic(&p, &bytes)?;
