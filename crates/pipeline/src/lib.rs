@@ -26,6 +26,7 @@ pub use riskcensus_publish::{
     column_names, maps, package, short_names, write_atomic, write_atomic_with,
 };
 use riskcensus_publish::{geoparquet, text_column};
+use riskcensus_qc::CleanTable;
 pub use spec::{IndicatorTable, InputSpec, PipelineFile, Run};
 pub use validate::{Validated, read_dispositions, validate};
 
@@ -386,9 +387,20 @@ pub fn run_with(
     let hashes = FileHashes::default();
     let inputs = hash_run_inputs(run, &hashes)?;
     package::clear_outputs(&run.out_dir)?;
-    let validated = validate::validate_with(run, &hashes, progress)?;
+    let mut validated = validate::validate_with(run, &hashes, progress)?;
     progress("join and score", 0, 1);
     let scored = join_and_score(run, &validated)?;
+    // From here on the records are only published: the GeoParquet writer takes them, and drops
+    // each batch as it becomes columns.
+    let clean: Vec<CleanTable> = validated
+        .results
+        .iter_mut()
+        .map(|r| CleanTable {
+            table: r.clean.table.clone(),
+            fields: r.clean.fields.clone(),
+            rows: std::mem::take(&mut r.clean.rows),
+        })
+        .collect();
     // The scores' outputs (unit table, GIS layer, maps) and every table's GeoParquet need nothing
     // of each other: they are written side by side.
     let (maps, tables) = rayon::join(
@@ -396,6 +408,7 @@ pub fn run_with(
         || {
             geoparquet::write_all(
                 &run_tables(run, &validated),
+                clean,
                 &scored.records,
                 scored.risk.as_ref().map(|r| &r.df),
             )

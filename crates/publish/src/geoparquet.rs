@@ -137,49 +137,91 @@ fn write_df(df: &mut DataFrame, path: &Path, geo: Option<String>) -> Result<()> 
     std::fs::rename(&tmp, path).map_err(|e| perr(path, e))
 }
 
-/// One clean table as partitions: county code → DataFrame and its geometry facts.
-fn table_frames(
-    region: &str,
+/// Records turned into columns at a time: each batch's values are dropped once they are columns, so
+/// a table's records and its columns are not held at once.
+const FRAME_BATCH: usize = 1 << 16;
+
+/// Writes one clean table as county partitions (`<table>/county=<code>/part-0.parquet`), consuming
+/// its records: their geometries move into the geometry column and their values are dropped batch
+/// by batch as they become columns.
+fn write_table(
+    run: &RunTables,
     schema: &TableSchema,
-    clean: &CleanTable,
+    mut clean: CleanTable,
     files: &[String],
     assigned: Option<&RecordUnits>,
     units: Option<&UnitSet>,
     projjson: &str,
-) -> Result<Vec<(String, DataFrame, Option<String>)>> {
+) -> Result<Vec<PathBuf>> {
     let names = column_names(schema);
     let point = riskcensus_risk::units::point_fields(schema);
-    let parts = partition_rows(region, clean, assigned, units);
-    let mut out = Vec::new();
+    let parts = partition_rows(run.region_code, &clean, assigned, units);
+    let mut written = Vec::with_capacity(parts.len());
     for (county, idx) in parts {
-        // Column by column on every core: each walks all the rows of the partition.
-        let (mut cols, (provenance, wkbs)) = rayon::join(
-            || {
-                schema
-                    .fields
-                    .par_iter()
-                    .enumerate()
-                    .map(|(k, f)| {
-                        let values = idx.iter().map(|&i| &clean.rows[i].values[k]);
-                        field_column(names[k].as_str(), f.ty, values)
-                    })
-                    .collect::<Vec<Column>>()
-            },
-            || {
-                rayon::join(
-                    || provenance_columns(clean, files, assigned, &idx),
-                    || record_geometries(clean, point, &idx),
-                )
-            },
-        );
-        cols.extend(provenance);
+        let wkbs = take_geometries(&mut clean, point, &idx);
+        let mut cols = field_columns(schema, &names, &mut clean, &idx)?;
+        cols.extend(provenance_columns(&clean, files, assigned, &idx));
         let geo = geometry_column(&wkbs, projjson).map(|(col, meta)| {
             cols.push(col);
             meta
         });
-        out.push((county, DataFrame::new(idx.len(), cols)?, geo));
+        drop(wkbs);
+        let mut df = DataFrame::new(idx.len(), cols)?;
+        let path = run
+            .out_dir
+            .join("parquet")
+            .join(&clean.table)
+            .join(format!("county={county}"))
+            .join("part-0.parquet");
+        write_df(&mut df, &path, geo)?;
+        written.push(path);
     }
-    Ok(out)
+    Ok(written)
+}
+
+/// The schema fields' columns of the records `idx`, built batch by batch on every core; each
+/// record's values are dropped once its batch is in the columns. The columns come out in one
+/// piece each, as if built at once (the Parquet bytes do not change).
+fn field_columns(
+    schema: &TableSchema,
+    names: &[String],
+    clean: &mut CleanTable,
+    idx: &[usize],
+) -> Result<Vec<Column>> {
+    let mut cols: Vec<Column> = Vec::new();
+    for batch in idx.chunks(FRAME_BATCH) {
+        let rows = &clean.rows;
+        let part: Vec<Column> = schema
+            .fields
+            .par_iter()
+            .enumerate()
+            .map(|(k, f)| {
+                let values = batch.iter().map(|&i| &rows[i].values[k]);
+                field_column(names[k].as_str(), f.ty, values)
+            })
+            .collect();
+        for &i in batch {
+            clean.rows[i].values = Vec::new();
+        }
+        if cols.is_empty() {
+            cols = part;
+        } else {
+            for (c, p) in cols.iter_mut().zip(&part) {
+                c.append(p)?;
+            }
+        }
+    }
+    cols.par_iter_mut().for_each(|c| *c = c.rechunk());
+    if cols.is_empty() {
+        // No records: empty columns of the schema's types.
+        cols = schema
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(k, f)| field_column(names[k].as_str(), f.ty, std::iter::empty()))
+            .collect();
+    }
+    Ok(cols)
 }
 
 /// The unit the join placed record `i` in, and how; a table the join did not read keeps its
@@ -321,18 +363,19 @@ fn provenance_columns(
     ]
 }
 
-/// Each record's geometry as WKB: its own, else a point from its longitude and latitude fields.
-fn record_geometries(
-    clean: &CleanTable,
+/// Each record's geometry as WKB, moved out of the record: its own, else a point from its longitude
+/// and latitude fields.
+fn take_geometries(
+    clean: &mut CleanTable,
     point: Option<(usize, usize)>,
     idx: &[usize],
-) -> Vec<Option<Vec<u8>>> {
+) -> Vec<Option<Box<[u8]>>> {
     idx.iter()
         .map(|&i| {
-            let r = &clean.rows[i];
-            r.geometry.as_ref().map(|g| g.to_vec()).or_else(|| {
+            let r = &mut clean.rows[i];
+            r.geometry.take().or_else(|| {
                 point.and_then(|(a, b)| {
-                    Some(point_wkb(r.values[a].as_f64()?, r.values[b].as_f64()?))
+                    Some(point_wkb(r.values[a].as_f64()?, r.values[b].as_f64()?).into_boxed_slice())
                 })
             })
         })
@@ -340,7 +383,7 @@ fn record_geometries(
 }
 
 /// The `geometry` column of WKB values, with its `geo` metadata (types, bbox); None without any.
-fn geometry_column(wkbs: &[Option<Vec<u8>>], projjson: &str) -> Option<(Column, String)> {
+fn geometry_column<W: AsRef<[u8]>>(wkbs: &[Option<W>], projjson: &str) -> Option<(Column, String)> {
     if wkbs.iter().all(Option::is_none) {
         return None;
     }
@@ -352,7 +395,7 @@ fn geometry_column(wkbs: &[Option<Vec<u8>>], projjson: &str) -> Option<(Column, 
             f64::NEG_INFINITY,
         ];
         let mut types = std::collections::BTreeSet::new();
-        for w in wkbs.iter().flatten() {
+        for w in wkbs.iter().flatten().map(AsRef::as_ref) {
             match parse_wkb(w) {
                 Ok(Geom::Point(p)) => {
                     types.insert("Point");
@@ -382,7 +425,7 @@ fn geometry_column(wkbs: &[Option<Vec<u8>>], projjson: &str) -> Option<(Column, 
             }
         }
         let types: Vec<&str> = types.into_iter().collect();
-        let ca: BinaryChunked = wkbs.iter().map(|w| w.as_deref()).collect();
+        let ca: BinaryChunked = wkbs.iter().map(|w| w.as_ref().map(AsRef::as_ref)).collect();
         Some((
             ca.with_name("geometry".into()).into_column(),
             geo_metadata(projjson, &types, bbox),
@@ -502,48 +545,44 @@ fn issues_frame(issues: &[&Issue]) -> Result<DataFrame> {
 /// when `unit_risk` is given). Returns the files written.
 pub fn write_all(
     run: &RunTables,
+    clean: Vec<CleanTable>,
     records: &BTreeMap<String, RecordUnits>,
     unit_risk: Option<&DataFrame>,
 ) -> Result<Vec<PathBuf>> {
     let root = run.out_dir.join("parquet");
     let projjson = projjson_4490(&root)?;
     let mut dictionary = Dictionary::new();
-    let units = partition_units(run);
-    let tables: Vec<(&TableResult, &TableSchema)> = run
+    let units = partition_units(run, clean.first());
+    let tables: Vec<(&TableResult, &TableSchema, CleanTable)> = run
         .results
         .iter()
-        .filter_map(|r| Some((r, run.schemas.table(&r.table)?)))
+        .zip(clean)
+        .filter_map(|(r, c)| Some((r, run.schemas.table(&r.table)?, c)))
+        .collect();
+    let names: Vec<(&str, &TableSchema)> = tables
+        .iter()
+        .map(|(r, s, _)| (r.table.as_str(), *s))
         .collect();
     // The tables are written side by side (the buildings take most of the time, the others fill
     // the other core); the paths are kept in table order.
     let per_table: Vec<Result<Vec<PathBuf>>> = tables
-        .par_iter()
-        .map(|&(r, schema)| {
-            let frames = table_frames(
-                run.region_code,
+        .into_par_iter()
+        .map(|(r, schema, clean)| {
+            write_table(
+                run,
                 schema,
-                &r.clean,
+                clean,
                 &r.files,
                 records.get(&r.table),
                 units.as_ref(),
                 &projjson,
-            )?;
-            let mut written = Vec::with_capacity(frames.len());
-            for (county, mut df, geo) in frames {
-                let path = root
-                    .join(&r.table)
-                    .join(format!("county={county}"))
-                    .join("part-0.parquet");
-                write_df(&mut df, &path, geo)?;
-                written.push(path);
-            }
-            Ok(written)
+            )
         })
         .collect();
     let mut written = Vec::new();
-    for ((r, schema), paths) in tables.iter().zip(per_table) {
+    for ((table, schema), paths) in names.into_iter().zip(per_table) {
         written.extend(paths?);
-        dictionary.add_table(&r.table, schema);
+        dictionary.add_table(table, schema);
     }
     if let Some(risk) = unit_risk {
         dictionary.add_unit_risk(unit_risk_entries(run, risk));
@@ -555,10 +594,10 @@ pub fn write_all(
 
 /// The units a city or provincial run places what has no code with; `None` in a county run, where
 /// that is the county.
-fn partition_units(run: &RunTables) -> Option<UnitSet> {
-    match (run.unit_fields, run.results.first()) {
+fn partition_units(run: &RunTables, units: Option<&CleanTable>) -> Option<UnitSet> {
+    match (run.unit_fields, units) {
         (Some((code, name)), Some(u)) if divisions::county_of(run.region_code).is_none() => {
-            Some(UnitSet::from_table(&u.clean, code, name))
+            Some(UnitSet::from_table(u, code, name))
         }
         _ => None,
     }
