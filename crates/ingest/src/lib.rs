@@ -11,6 +11,7 @@ mod limits;
 mod sheet;
 mod vector;
 
+use compact_str::CompactString;
 use std::path::{Path, PathBuf};
 
 use riskcensus_schema::{Severity, TableSchema};
@@ -172,11 +173,12 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// One cell as read.
+/// One cell as read. Text up to 24 bytes (most codes, names and categories) is kept inside the
+/// cell without an allocation of its own; the cell stays 24 bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawCell {
     Empty,
-    Text(Box<str>),
+    Text(CompactString),
     Number(f64),
     Bool(bool),
     /// An Excel date (serial days), read from a date-formatted cell.

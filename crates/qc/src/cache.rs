@@ -252,7 +252,7 @@ impl<'a> In<'a> {
     fn value(&mut self) -> Got<Value> {
         Ok(match self.u8()? {
             0 => Value::Null,
-            1 => Value::Text(self.string()?.into_boxed_str()),
+            1 => Value::Text(self.string()?.into()),
             2 => Value::Int(self.u64()? as i64),
             3 => Value::Float(f64::from_bits(self.u64()?)),
             4 => Value::Date(self.u64()? as i64 as i32),

@@ -981,7 +981,7 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
             }
         };
         if !v.is_null()
-            && matches!(cell, riskcensus_ingest::RawCell::Text(s) if s.as_ref() != v.as_str().unwrap_or(s.as_ref()))
+            && matches!(cell, riskcensus_ingest::RawCell::Text(s) if s.as_str() != v.as_str().unwrap_or(s.as_str()))
         {
             repaired += 1;
         }
