@@ -387,9 +387,13 @@ pub fn run_with(
     let hashes = FileHashes::default();
     let inputs = hash_run_inputs(run, &hashes)?;
     package::clear_outputs(&run.out_dir)?;
-    let mut validated = validate::validate_with(run, &hashes, progress)?;
-    progress("join and score", 0, 1);
-    let scored = join_and_score(run, &validated)?;
+    // Join and score run while the QC report is written.
+    let (mut validated, scored) =
+        validate::validate_then(run, &hashes, progress, |results, units| {
+            risk::join_and_score_tables(run, results, units)
+        })?;
+    progress("join and score", 1, 1);
+    let scored = scored?;
     // From here on the records are only published: the GeoParquet writer takes them, and drops
     // each batch as it becomes columns.
     let clean: Vec<CleanTable> = validated

@@ -8,6 +8,8 @@ use riskcensus_publish::{ScoreOutputs, maps::Region, write_scores};
 use riskcensus_risk::aggregate::{Assignments, TableInput, unit_table};
 use riskcensus_risk::units::{HazardLayer, UnitSet, is_hazard_table};
 
+use riskcensus_qc::TableResult;
+
 use crate::{Error, Result, Run, Validated};
 
 /// What the join and score stages produced.
@@ -32,22 +34,31 @@ fn risk_err(e: riskcensus_risk::Error) -> Error {
 /// Joins the clean records to the units, aggregates, scores and grades. Writes nothing: see
 /// [`publish_scores`].
 pub fn join_and_score(run: &Run, v: &Validated) -> Result<Scored> {
+    join_and_score_tables(run, &v.results, v.units.as_ref())
+}
+
+/// [`join_and_score`] of the checked tables (the units first) and the units they were checked
+/// against: all it needs of a validation, so that it can run while the QC report is written.
+pub(crate) fn join_and_score_tables(
+    run: &Run,
+    results: &[TableResult],
+    units: Option<&UnitSet>,
+) -> Result<Scored> {
     if run.indicator_table.is_some() {
-        let (Some(result), Some(schema)) = (
-            v.results.first(),
-            run.schemas.table(crate::indicators::TABLE),
-        ) else {
+        let (Some(result), Some(schema)) =
+            (results.first(), run.schemas.table(crate::indicators::TABLE))
+        else {
             return Err(Error::Report("no indicator table".into()));
         };
         let table = crate::indicators::unit_table(schema, &result.clean)?;
         return grade_units(run, table, Assignments::new(), BTreeMap::new());
     }
-    let (Some(units_result), Some(units)) = (v.results.first(), v.units.as_ref()) else {
+    let (Some(units_result), Some(units)) = (results.first(), units) else {
         return Err(Error::Report("no units table".into()));
     };
     let mut hazards = Vec::new();
     let mut inputs = Vec::new();
-    for r in &v.results[1..] {
+    for r in &results[1..] {
         let Some(schema) = run.schemas.table(&r.table) else {
             continue;
         };

@@ -77,15 +77,19 @@ fn read_changes(path: &Path) -> Result<BTreeMap<String, String>> {
 
 /// Reads every input and checks it; writes `qc/` into the run's output directory.
 pub fn validate(run: &Run, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<Validated> {
-    validate_with(run, &FileHashes::default(), progress)
+    validate_then(run, &FileHashes::default(), progress, |_, _| ()).map(|(v, ())| v)
 }
 
-/// [`validate`], with the input hashes the run has already taken.
-pub(crate) fn validate_with(
+/// [`validate`], with the input hashes the run has already taken, and `then` run on the checked
+/// tables and their units while the QC report is written (the next stage needs nothing of the
+/// report). `then` does not run when validation fails, and a report that cannot be written is the
+/// error even when `then` fails too.
+pub(crate) fn validate_then<T: Send>(
     run: &Run,
     hashes: &FileHashes,
     progress: &mut dyn FnMut(&str, u64, u64),
-) -> Result<Validated> {
+    then: impl FnOnce(&[TableResult], Option<&UnitSet>) -> T + Send,
+) -> Result<(Validated, T)> {
     let registry = Registry::nbs2023();
     let mut warnings = run.warnings.clone();
     let dispositions = read_dispositions(run, &mut warnings)?;
@@ -135,7 +139,9 @@ pub(crate) fn validate_with(
     let Some(units_input) = &run.units else {
         // An indicator table has no coordinates to reproject.
         let tables = Tables::new(run, hashes, VectorOptions { reproject: false });
-        return validate_indicators(tables, &info, &ctx, warnings, review, reviewed, progress);
+        let v = validate_indicators(tables, &info, &ctx, warnings, review, reviewed, progress)?;
+        let t = then(&v.results, v.units.as_ref());
+        return Ok((v, t));
     };
     // The units first: every other table is checked against them.
     progress(&units_input.table, 0, total);
@@ -175,16 +181,20 @@ pub(crate) fn validate_with(
         reviews.push(checked.review);
     }
     progress("report", total, total);
-    let summary = tables.store_while(&results, &reviews, || {
-        write_reports(run, &info, &results, &reviews, warnings, &review, reviewed)
-    })?;
-    Ok(Validated {
-        summary,
+    let (summary, t) = tables.store_while(&results, &reviews, || {
+        rayon::join(
+            || write_reports(run, &info, &results, &reviews, warnings, &review, reviewed),
+            || then(&results, Some(&unit_set)),
+        )
+    });
+    let validated = Validated {
+        summary: summary?,
         results,
         reviews,
         units: Some(unit_set),
         reused: tables.reused,
-    })
+    };
+    Ok((validated, t))
 }
 
 /// One table, checked or reused.
