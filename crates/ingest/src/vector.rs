@@ -515,14 +515,18 @@ impl FeatureReading<'_> {
         let Some(g) = feature.geometry() else {
             return Ok(None);
         };
-        let g = match self.reproject {
-            Some(target) => g.transform_to(target).map_err(|e| Error::Gdal {
-                path: self.path.to_owned(),
-                message: format!("feature {}: {e}", k + 1),
-            })?,
-            None => g.clone(),
+        // Exported as it is unless it must be transformed: no copy of the geometry per feature.
+        let wkb = match self.reproject {
+            Some(target) => g
+                .transform_to(target)
+                .map_err(|e| Error::Gdal {
+                    path: self.path.to_owned(),
+                    message: format!("feature {}: {e}", k + 1),
+                })?
+                .wkb(),
+            None => g.wkb(),
         };
-        Ok(g.wkb().ok().map(Vec::into_boxed_slice))
+        Ok(wkb.ok().map(Vec::into_boxed_slice))
     }
 }
 
