@@ -193,6 +193,28 @@ impl Grid {
         Grid { cells, rows, notes }
     }
 
+    /// Every cell, note and row span, bit for bit (numbers by their bits), for the tests that hold
+    /// two readers to the same grid.
+    #[cfg(test)]
+    pub(crate) fn snapshot(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        for (r, c, v) in &self.cells {
+            let bits = match v {
+                RawCell::Number(x) | RawCell::Date(x) => x.to_bits(),
+                _ => 0,
+            };
+            let _ = writeln!(out, "{r} {c} {v:?} {bits:x}");
+        }
+        for (r, span) in &self.rows {
+            let _ = writeln!(out, "row {r} {span:?}");
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "note {n:?}");
+        }
+        out
+    }
+
     /// The row's cells as `(column, value)`.
     fn row(&self, k: usize) -> impl Iterator<Item = (u32, &RawCell)> {
         self.cells[self.rows[k].1.clone()]
