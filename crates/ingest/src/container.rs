@@ -707,7 +707,10 @@ mod tests {
         // What check_references reports: the first find, over the buffers in turn.
         let bytewise = |parts: &[&[u8]]| -> Option<String> {
             let mut scan = RefScan::default();
-            parts.iter().flat_map(|p| p.iter()).find_map(|&b| scan.feed(b))
+            parts
+                .iter()
+                .flat_map(|p| p.iter())
+                .find_map(|&b| scan.feed(b))
         };
         let buffered = |parts: &[&[u8]]| -> Option<String> {
             let mut scan = RefScan::default();
@@ -723,7 +726,11 @@ mod tests {
             let text = &xml[start..];
             for cut in 0..=text.len() {
                 let parts: [&[u8]; 2] = [&text[..cut], &text[cut..]];
-                assert_eq!(buffered(&parts), bytewise(&parts), "from {start}, cut at {cut}");
+                assert_eq!(
+                    buffered(&parts),
+                    bytewise(&parts),
+                    "from {start}, cut at {cut}"
+                );
             }
         }
     }

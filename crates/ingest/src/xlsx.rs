@@ -64,23 +64,16 @@ pub(crate) fn read_sheet(path: &Path, sheet: &str, place: Place) -> Result<Optio
         return Ok(None);
     };
     let opened = started.elapsed();
-    let Some(chunks) = book.parse_sheet() else {
+    let mut cells = Cells::new(place, limits::EXCEL);
+    if book.read_cells(&mut cells)?.is_none() {
         tracing::debug!(path = %path.display(), sheet, "xlsx: sheet XML not as expected, left to calamine");
         return Ok(None);
-    };
-    let parsed = started.elapsed();
-    let mut cells = Cells::new(place, limits::EXCEL);
-    for chunk in chunks {
-        for (row, col, value) in chunk {
-            cells.push_at(row, col, value)?;
-        }
     }
     tracing::debug!(
         path = %path.display(),
         sheet,
         open_s = opened.as_secs_f64(),
-        parse_s = (parsed - opened).as_secs_f64(),
-        push_s = (started.elapsed() - parsed).as_secs_f64(),
+        cells_s = (started.elapsed() - opened).as_secs_f64(),
         "xlsx: read by the two-core reader"
     );
     Ok(Some(cells))
@@ -125,20 +118,28 @@ impl Book {
         })
     }
 
-    /// Parses the sheet's cells, in calamine's order, one list per chunk. `None`: not handled.
-    fn parse_sheet(mut self) -> Option<Vec<Vec<(u32, u32, RawCell)>>> {
+    /// Parses the sheet's cells and pushes them into `cells` in calamine's order, batch by batch,
+    /// so that only two batches are held besides the cells. `Ok(None)`: not handled. A limit met
+    /// while pushing is the error calamine's path gives at the same cell: every cell before it
+    /// was read alike, whatever the XML after it holds.
+    fn read_cells(mut self, cells: &mut Cells) -> Result<Option<()>> {
         let ctx = Ctx {
             strings: &self.strings,
             formats: &self.formats,
         };
-        let part = self.zip.by_name(&self.part).ok()?;
+        let Ok(part) = self.zip.by_name(&self.part) else {
+            return Ok(None);
+        };
         let mut stream = Stream::new(part);
-        stream.skip_prefix()?;
+        if stream.skip_prefix().is_none() {
+            return Ok(None);
+        }
         let threads = rayon::current_num_threads().max(1);
         let per_batch = threads * 2;
-        let mut out = Vec::new();
         let mut row = Some(0u32);
-        let mut batch = stream.next_batch(per_batch)?;
+        let Some(mut batch) = stream.next_batch(per_batch) else {
+            return Ok(None);
+        };
         while !batch.is_empty() {
             let (next, parsed) = rayon::join(
                 || stream.next_batch(per_batch),
@@ -157,23 +158,28 @@ impl Book {
                 };
                 match parsed {
                     Parsed::Cells {
-                        cells,
+                        cells: parsed,
                         row_after,
                         ended,
                     } => {
-                        out.push(cells);
+                        for (r, c, value) in parsed {
+                            cells.push_at(r, c, value)?;
+                        }
                         row = Some(row_after);
                         if ended {
-                            return Some(out);
+                            return Ok(Some(()));
                         }
                     }
-                    Parsed::NeedsRow | Parsed::Unhandled => return None,
+                    Parsed::NeedsRow | Parsed::Unhandled => return Ok(None),
                 }
             }
-            batch = next?;
+            let Some(next) = next else {
+                return Ok(None);
+            };
+            batch = next;
         }
         // The XML ended without `</sheetData>`: calamine names that error.
-        None
+        Ok(None)
     }
 }
 
@@ -435,7 +441,8 @@ fn read_rich_string(xml: &mut XmlReader<'_>, closing: &str) -> Option<String> {
                         Event::Text(t) => value.push_str(&t.xml10_content()),
                         Event::CData(t) => value.push_str(&t.xml10_content()),
                         Event::GeneralRef(r) => {
-                            if let Some(s) = quick_xml::escape::resolve_xml_entity(&r.xml10_content())
+                            if let Some(s) =
+                                quick_xml::escape::resolve_xml_entity(&r.xml10_content())
                             {
                                 value.push_str(s);
                             } else {
@@ -479,10 +486,7 @@ fn attrs_of<'a, const N: usize>(
 }
 
 /// [`attrs_of`] over a raw attribute list.
-fn attr_values<'a, const N: usize>(
-    raw: &'a str,
-    keys: &[&str; N],
-) -> Option<[Option<&'a str>; N]> {
+fn attr_values<'a, const N: usize>(raw: &'a str, keys: &[&str; N]) -> Option<[Option<&'a str>; N]> {
     let mut out = [None; N];
     for item in Attrs::new(raw) {
         let (k, v) = item?;
@@ -531,8 +535,7 @@ impl<'a> Iterator for Attrs<'a> {
             return fail;
         }
         let key_start = pos;
-        while pos < bytes.len() && !matches!(bytes[pos], b'=' | b'"' | b'\'' | b'<' | b'>' | b'/')
-        {
+        while pos < bytes.len() && !matches!(bytes[pos], b'=' | b'"' | b'\'' | b'<' | b'>' | b'/') {
             if is_ws(bytes[pos]) {
                 self.pos = bytes.len();
                 return fail;
@@ -616,9 +619,7 @@ fn cell_formats(
             },
             // calamine parses these sections element by element; they hold no formats, and are
             // skipped to their end so that nothing inside them is taken for one.
-            Event::Start(e)
-                if matches!(e.local_name().as_ref(), "fonts" | "fills" | "borders") =>
-            {
+            Event::Start(e) if matches!(e.local_name().as_ref(), "fonts" | "fills" | "borders") => {
                 let name = e.local_name().as_ref().to_owned();
                 skip_to_end(&mut xml, &name)?;
             }
@@ -905,7 +906,11 @@ fn plain_prefix(prefix: &str) -> bool {
 fn last_row_start(buf: &[u8]) -> Option<usize> {
     let mut end = buf.len();
     while let Some(at) = memchr::memmem::rfind(&buf[..end], b"<row") {
-        if at > 0 && buf.get(at + 4).is_some_and(|&b| is_ws(b) || b == b'>' || b == b'/') {
+        if at > 0
+            && buf
+                .get(at + 4)
+                .is_some_and(|&b| is_ws(b) || b == b'>' || b == b'/')
+        {
             return Some(at);
         }
         if at == 0 {
@@ -1071,9 +1076,11 @@ impl<'c, 's> ChunkParser<'c, 's> {
                         self.skip_text_to(&child, "</f>")?;
                         DataRef::Empty
                     }
-                    "is" if child.attrs.is_empty() => {
-                        DataRef::String(if child.empty { String::new() } else { self.is()? })
-                    }
+                    "is" if child.attrs.is_empty() => DataRef::String(if child.empty {
+                        String::new()
+                    } else {
+                        self.is()?
+                    }),
                     _ => return Err(NO),
                 };
             }
@@ -1091,11 +1098,7 @@ impl<'c, 's> ChunkParser<'c, 's> {
 
     /// A `<v>`: calamine's `read_value` for it.
     fn v(&mut self, tag: &Tag<'s>, s: Option<&str>, t: Option<&str>) -> Step<DataRef<'c>> {
-        let text = if tag.empty {
-            ""
-        } else {
-            self.text_to("</v>")?
-        };
+        let text = if tag.empty { "" } else { self.text_to("</v>")? };
         // calamine reads only the first text event of a number's `<v>` (an entity ends it) and
         // normalises line ends in the others: neither is modelled.
         if text.contains('\r') {
@@ -1140,11 +1143,7 @@ impl<'c, 's> ChunkParser<'c, 's> {
                 "rPh" => phonetic = !tag.empty,
                 "t" if !phonetic => {
                     let [space] = attr_values(tag.attrs, &["xml:space"]).ok_or(NO)?;
-                    let text = if tag.empty {
-                        ""
-                    } else {
-                        self.text_to("</t>")?
-                    };
+                    let text = if tag.empty { "" } else { self.text_to("</t>")? };
                     if text.contains('\r') {
                         return Err(NO);
                     }
@@ -1159,10 +1158,9 @@ impl<'c, 's> ChunkParser<'c, 's> {
                         None => rich = Some(value.into_owned()),
                     }
                 }
-                "t" => {
-                    if !tag.empty {
-                        self.text_to("</t>")?;
-                    }
+                // Phonetic text is read past.
+                "t" if !tag.empty => {
+                    self.text_to("</t>")?;
                 }
                 // Run properties (`<rPr><b/><sz val="11"/>…`) are read past; their end tags
                 // come as `</…>` above.
@@ -1298,12 +1296,7 @@ fn char_ref(name: &str) -> Option<char> {
 }
 
 /// A `<v>` text as calamine's `read_v` makes it a value; `Err` where calamine fails.
-fn read_v<'c>(
-    ctx: &Ctx<'c>,
-    v: &str,
-    style: Option<&str>,
-    typ: Option<&str>,
-) -> Step<DataRef<'c>> {
+fn read_v<'c>(ctx: &Ctx<'c>, v: &str, style: Option<&str>, typ: Option<&str>) -> Step<DataRef<'c>> {
     let format = match style {
         Some(style) => {
             let id = atoi_simd::parse::<usize, true, false>(style.as_bytes()).unwrap_or(0);
@@ -1329,11 +1322,9 @@ fn read_v<'c>(
             }
             match fast_float2::parse::<f64, _>(v.as_bytes()) {
                 Ok(n) => match format {
-                    Some(CellFormat::DateTime) => DataRef::DateTime(ExcelDateTime::new(
-                        n,
-                        ExcelDateTimeType::DateTime,
-                        false,
-                    )),
+                    Some(CellFormat::DateTime) => {
+                        DataRef::DateTime(ExcelDateTime::new(n, ExcelDateTimeType::DateTime, false))
+                    }
                     Some(CellFormat::TimeDelta) => DataRef::DateTime(ExcelDateTime::new(
                         n,
                         ExcelDateTimeType::TimeDelta,

@@ -60,7 +60,11 @@ fn repo() -> PathBuf {
 /// Every `.xlsx` under the repository's data folders.
 fn repo_workbooks() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut dirs = vec![repo().join("fixtures"), repo().join("fuzz"), repo().join("crates")];
+    let mut dirs = vec![
+        repo().join("fixtures"),
+        repo().join("fuzz"),
+        repo().join("crates"),
+    ];
     while let Some(dir) = dirs.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
@@ -89,7 +93,11 @@ fn every_workbook_in_the_repository_reads_the_same() {
         for name in &names {
             let got = same(path, Some(name));
             // The fast path must actually read the files offices send, not hand them all back.
-            assert!(handled(path, name), "{} {name}: not handled", path.display());
+            assert!(
+                handled(path, name),
+                "{} {name}: not handled",
+                path.display()
+            );
             assert!(got.starts_with("sheet "), "{got}");
         }
     }
@@ -121,7 +129,10 @@ fn damaged_copies_give_the_same_cells_or_the_same_error() {
         let got = same(&path, None);
         differed += usize::from(!got.starts_with("sheet "));
     }
-    assert!(differed > 5, "too few damaged copies were errors: {differed}");
+    assert!(
+        differed > 5,
+        "too few damaged copies were errors: {differed}"
+    );
 }
 
 /// A workbook as an office writes it: shared strings, dates, numbers, booleans, formulas with
@@ -141,9 +152,15 @@ fn write_book(path: &Path, constant_memory: bool) {
     };
     ws.set_name("房屋建筑").unwrap();
     ws.write_string(0, 0, "红塔区房屋建筑调查表").unwrap();
-    for (c, h) in ["房屋编号", "建筑面积（平方米）", "调查日期", "是否抗震设防", "备注"]
-        .iter()
-        .enumerate()
+    for (c, h) in [
+        "房屋编号",
+        "建筑面积（平方米）",
+        "调查日期",
+        "是否抗震设防",
+        "备注",
+    ]
+    .iter()
+    .enumerate()
     {
         ws.write_string_with_format(2, c as u16, *h, &bold).unwrap();
     }
@@ -180,7 +197,8 @@ fn write_book(path: &Path, constant_memory: bool) {
                     .unwrap();
             }
             6 => {
-                ws.write_string(r, 4, "line\nbreak_x000D_ & <tag> \"q\"").unwrap();
+                ws.write_string(r, 4, "line\nbreak_x000D_ & <tag> \"q\"")
+                    .unwrap();
             }
             7 => {
                 ws.write_string(r, 4, "长".repeat(3_000)).unwrap();
@@ -201,7 +219,10 @@ fn written_workbooks_read_the_same_with_shared_and_inline_strings() {
         let path = dir.path().join(format!("book_{constant_memory}.xlsx"));
         write_book(&path, constant_memory);
         let got = same(&path, None);
-        assert!(handled(&path, "房屋建筑"), "constant_memory={constant_memory}");
+        assert!(
+            handled(&path, "房屋建筑"),
+            "constant_memory={constant_memory}"
+        );
         // The covered kinds are all there.
         for kind in ["Date(", "Bool(true)", "Number(", "Text(\"粗体红色 x\")"] {
             assert!(got.contains(kind), "{kind} missing:\n{}", head(&got));
@@ -396,7 +417,9 @@ fn hand_written_sheets_read_the_same() {
 fn rows_without_references_across_chunks_keep_calamine_numbering() {
     let dir = tempfile::tempdir().unwrap();
     let rows: String = (0..600)
-        .map(|r| format!(r#"<row><c t="inlineStr"><is><t>行{r}</t></is></c><c><v>{r}</v></c></row>"#))
+        .map(|r| {
+            format!(r#"<row><c t="inlineStr"><is><t>行{r}</t></is></c><c><v>{r}</v></c></row>"#)
+        })
         .collect();
     let path = dir.path().join("norefs.xlsx");
     Parts::new(&format!(r#"<row r="3"><c><v>0</v></c></row>{rows}"#)).write(&path);
