@@ -143,9 +143,9 @@ impl Book {
         // Cell lists and XML buffers are made on this thread and reused batch after batch:
         // lists freed here after being filled on other threads would leave holes in those
         // threads' malloc arenas among the cells' text, ~300 MB at a million rows.
-        let mut lists: Vec<CellList> = Vec::new();
+        let mut lists: Vec<CellList<'_>> = Vec::new();
         while !batch.is_empty() {
-            let outs: Vec<CellList> = batch
+            let outs: Vec<CellList<'_>> = batch
                 .iter()
                 .map(|c| {
                     lists
@@ -175,7 +175,20 @@ impl Book {
                         row_after,
                         ended,
                     } => {
-                        for (r, c, value) in parsed.drain(..) {
+                        for (r, c, got) in parsed.drain(..) {
+                            let value = match got {
+                                Got::Cell(value) => value,
+                                Got::Shared(text) => RawCell::Text(text.into()),
+                                Got::Chunk(at, len) => {
+                                    let (at, len) = (at as usize, len as usize);
+                                    let Some(Ok(text)) =
+                                        chunk.get(at..at + len).map(std::str::from_utf8)
+                                    else {
+                                        return Ok(None);
+                                    };
+                                    RawCell::Text(text.into())
+                                }
+                            };
                             cells.push_at(r, c, value)?;
                         }
                         lists.push(parsed);
@@ -958,9 +971,9 @@ struct Ctx<'a> {
 }
 
 /// A chunk's cells and the state the next chunk starts from.
-enum Parsed {
+enum Parsed<'c> {
     Cells {
-        cells: CellList,
+        cells: CellList<'c>,
         /// calamine's row index after the chunk (the next row without `r` gets it).
         row_after: u32,
         /// `</sheetData>` was reached: calamine reads no further.
@@ -984,12 +997,34 @@ const NO: Stop = Stop::Unhandled;
 /// Elements of the sheet's structure, which a string's markup cannot hold or close.
 const CELL_PARTS: [&str; 7] = ["sheetData", "row", "c", "v", "f", "is", "t"];
 
+/// A cell's value as a chunk gives it.
+enum Got<'c> {
+    Cell(RawCell),
+    /// Text as it lies in the chunk (byte offset and length), copied out by the thread that
+    /// pushes the cells: text allocated on the parsing threads and freed later on another one (the
+    /// checks drop the raw rows) stays in those threads' malloc arenas, ~300 MB at a million rows.
+    Chunk(u32, u32),
+    /// A shared string, copied out likewise.
+    Shared(&'c str),
+}
+
+/// What a cell element read to: a value of calamine's, or text to copy.
+enum Value<'c, 's> {
+    Data(DataRef<'c>),
+    Text(Cow<'s, str>),
+}
+
 /// Cells as a chunk gives them: `(row, column, value)`, 0-based.
-type CellList = Vec<(u32, u32, RawCell)>;
+type CellList<'c> = Vec<(u32, u32, Got<'c>)>;
 
 /// Parses one chunk of whole rows into `out`. `row`: calamine's row index where the chunk starts,
 /// when known.
-fn parse_chunk(ctx: &Ctx<'_>, chunk: &[u8], row: Option<u32>, mut out: CellList) -> Parsed {
+fn parse_chunk<'c>(
+    ctx: &'c Ctx<'c>,
+    chunk: &[u8],
+    row: Option<u32>,
+    mut out: CellList<'c>,
+) -> Parsed<'c> {
     out.clear();
     let Ok(text) = std::str::from_utf8(chunk) else {
         return Parsed::Unhandled;
@@ -1035,7 +1070,7 @@ struct ChunkParser<'c, 's> {
     row: Option<u32>,
     /// calamine's `col_index`.
     col: u32,
-    cells: CellList,
+    cells: CellList<'c>,
 }
 
 type Step<T> = std::result::Result<T, Stop>;
@@ -1095,7 +1130,7 @@ impl<'c, 's> ChunkParser<'c, 's> {
             }
             None => (self.row.ok_or(Stop::NeedsRow)?, self.col),
         };
-        let mut value = DataRef::Empty;
+        let mut value = Value::Data(DataRef::Empty);
         if !tag.empty {
             loop {
                 self.skip_ws();
@@ -1109,10 +1144,10 @@ impl<'c, 's> ChunkParser<'c, 's> {
                     "v" if child.attrs.is_empty() => self.v(&child, s, t)?,
                     "f" => {
                         self.skip_text_to(&child, "</f>")?;
-                        DataRef::Empty
+                        Value::Data(DataRef::Empty)
                     }
-                    "is" if child.attrs.is_empty() => DataRef::String(if child.empty {
-                        String::new()
+                    "is" if child.attrs.is_empty() => Value::Text(if child.empty {
+                        Cow::Borrowed("")
                     } else {
                         self.is()?
                     }),
@@ -1121,18 +1156,33 @@ impl<'c, 's> ChunkParser<'c, 's> {
             }
         }
         self.col = self.col.checked_add(1).ok_or(NO)?;
-        let raw = match value {
-            DataRef::Empty => return Ok(()),
-            // The text calamine would copy into the cell, moved rather than copied.
-            DataRef::String(s) => RawCell::Text(s.into_boxed_str()),
-            other => crate::sheet::cell_ref(&other),
+        let got = match value {
+            Value::Data(DataRef::Empty) => return Ok(()),
+            Value::Text(Cow::Borrowed(text)) => self.span(text),
+            Value::Text(Cow::Owned(text)) => Got::Cell(RawCell::Text(text.into_boxed_str())),
+            Value::Data(DataRef::SharedString(text)) => Got::Shared(text),
+            Value::Data(other) => Got::Cell(crate::sheet::cell_ref(&other)),
         };
-        self.cells.push((pos.0, pos.1, raw));
+        self.cells.push((pos.0, pos.1, got));
         Ok(())
     }
 
+    /// Text lying in the chunk, by where: the text is copied out on the thread that pushes the
+    /// cells (see [`Got`]).
+    fn span(&self, text: &str) -> Got<'c> {
+        let start = (text.as_ptr() as usize).wrapping_sub(self.s.as_ptr() as usize);
+        match (u32::try_from(start), u32::try_from(text.len())) {
+            (Ok(at), Ok(len))
+                if !text.is_empty() && self.s.get(start..start + text.len()) == Some(text) =>
+            {
+                Got::Chunk(at, len)
+            }
+            _ => Got::Cell(RawCell::Text(text.into())),
+        }
+    }
+
     /// A `<v>`: calamine's `read_value` for it.
-    fn v(&mut self, tag: &Tag<'s>, s: Option<&str>, t: Option<&str>) -> Step<DataRef<'c>> {
+    fn v(&mut self, tag: &Tag<'s>, s: Option<&str>, t: Option<&str>) -> Step<Value<'c, 's>> {
         let text = if tag.empty { "" } else { self.text_to("</v>")? };
         // calamine reads only the first text event of a number's `<v>` (an entity ends it) and
         // normalises line ends in the others: neither is modelled.
@@ -1140,19 +1190,24 @@ impl<'c, 's> ChunkParser<'c, 's> {
             return Err(NO);
         }
         Ok(match t {
-            Some("inlineStr" | "is") => DataRef::Empty,
-            Some("n" | "s" | "b" | "e") | None if text.is_empty() => DataRef::Empty,
+            Some("inlineStr" | "is") => Value::Data(DataRef::Empty),
+            Some("n" | "s" | "b" | "e") | None if text.is_empty() => Value::Data(DataRef::Empty),
             // calamine reads only the first text event of these (an entity would end it): an
             // entity here is not modelled.
             Some("n" | "s" | "b" | "e") | None if text.contains('&') => return Err(NO),
-            Some("n" | "s" | "b" | "e") | None => read_v(self.ctx, text, s, t)?,
-            _ => read_v(self.ctx, &decode_entities(text)?, s, t)?,
+            Some("n" | "s" | "b" | "e") | None => match read_v(self.ctx, text, s, t)? {
+                // Text where a number was expected: calamine keeps it as written.
+                DataRef::String(_) => Value::Text(Cow::Borrowed(text)),
+                other => Value::Data(other),
+            },
+            Some("str") => Value::Text(unescape_cow(decode_entities(text)?)),
+            _ => Value::Data(read_v(self.ctx, &decode_entities(text)?, s, t)?),
         })
     }
 
     /// An `<is>` after its start tag, to `</is>`: calamine's `read_string_with_bufs` on it.
-    fn is(&mut self) -> Step<String> {
-        let mut rich: Option<String> = None;
+    fn is(&mut self) -> Step<Cow<'s, str>> {
+        let mut rich: Option<Cow<'s, str>> = None;
         let mut phonetic = false;
         loop {
             self.skip_ws();
@@ -1174,7 +1229,7 @@ impl<'c, 's> ChunkParser<'c, 's> {
                 return Err(NO);
             }
             match tag.name {
-                "r" if rich.is_none() => rich = Some(String::new()),
+                "r" if rich.is_none() => rich = Some(Cow::Borrowed("")),
                 "rPh" => phonetic = !tag.empty,
                 "t" if !phonetic => {
                     let [space] = attr_values(tag.attrs, &["xml:space"]).ok_or(NO)?;
@@ -1183,14 +1238,17 @@ impl<'c, 's> ChunkParser<'c, 's> {
                         return Err(NO);
                     }
                     let text = decode_entities(text)?;
-                    let value = if space == Some("preserve") {
-                        unescape_xml(&text)
+                    let text = if space == Some("preserve") {
+                        text
                     } else {
-                        unescape_xml(text.trim_matches([' ', '\t', '\r', '\n']))
+                        trim_cow(text)
                     };
+                    let value = unescape_cow(text);
                     match &mut rich {
-                        Some(s) => s.push_str(&value),
-                        None => rich = Some(value.into_owned()),
+                        // A second run is appended (an empty first one is simply replaced).
+                        Some(s) if s.is_empty() => *s = value,
+                        Some(s) => s.to_mut().push_str(&value),
+                        None => rich = Some(value),
                     }
                 }
                 // Phonetic text is read past.
@@ -1283,6 +1341,26 @@ impl<'c, 's> ChunkParser<'c, 's> {
             self.text_to(end)?;
         }
         Ok(())
+    }
+}
+
+/// `_xHHHH_` escapes decoded, borrowing where there are none.
+fn unescape_cow(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(b) => unescape_xml(b),
+        Cow::Owned(o) => match unescape_xml(&o) {
+            Cow::Borrowed(_) => Cow::Owned(o),
+            Cow::Owned(u) => Cow::Owned(u),
+        },
+    }
+}
+
+/// ASCII whitespace trimmed from both ends, borrowing where the text was borrowed.
+fn trim_cow(text: Cow<'_, str>) -> Cow<'_, str> {
+    const WS: [char; 4] = [' ', '\t', '\r', '\n'];
+    match text {
+        Cow::Borrowed(b) => Cow::Borrowed(b.trim_matches(WS)),
+        Cow::Owned(o) => Cow::Owned(o.trim_matches(WS).to_owned()),
     }
 }
 
