@@ -223,6 +223,28 @@ pub(crate) struct Grid {
 }
 
 impl Grid {
+    /// Every cell, note and row, bit for bit (numbers by their bits), for the tests that hold
+    /// two readers to the same grid.
+    #[cfg(test)]
+    pub(crate) fn snapshot(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        for line in &self.lines {
+            let _ = writeln!(out, "row {}", line.row);
+            for (c, v) in &line.cells {
+                let bits = match v {
+                    RawCell::Number(x) | RawCell::Date(x) => x.to_bits(),
+                    _ => 0,
+                };
+                let _ = writeln!(out, "{} {c} {v:?} {bits:x}", line.row);
+            }
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "note {n:?}");
+        }
+        out
+    }
+
     /// The row's cells as `(column, value)`.
     fn row(&self, k: usize) -> impl Iterator<Item = (u32, &RawCell)> {
         self.lines[k].cells.iter().map(|(c, v)| (*c, v))

@@ -10,6 +10,7 @@ mod inspect;
 mod limits;
 mod sheet;
 mod vector;
+mod xlsx;
 
 use compact_str::CompactString;
 use std::path::{Path, PathBuf};

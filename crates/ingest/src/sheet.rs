@@ -37,7 +37,7 @@ fn cell(d: &Data) -> RawCell {
 }
 
 /// The same as [`cell`] for the cell readers' borrowed values (shared strings are not copied twice).
-fn cell_ref(d: &DataRef<'_>) -> RawCell {
+pub(crate) fn cell_ref(d: &DataRef<'_>) -> RawCell {
     match d {
         DataRef::Empty => RawCell::Empty,
         DataRef::String(s) => RawCell::Text(s.as_str().into()),
@@ -208,11 +208,19 @@ fn precheck(path: &Path) -> Result<()> {
 
 /// The chosen sheet (the input's, else the first) as a grid of cells.
 pub(crate) fn spreadsheet_grid(input: &Input) -> Result<(String, crate::grid::Grid)> {
+    spreadsheet_grid_with(input, crate::xlsx::enabled())
+}
+
+/// [`spreadsheet_grid`], with the two-core xlsx reader (`fast`) or calamine's alone.
+pub(crate) fn spreadsheet_grid_with(
+    input: &Input,
+    fast: bool,
+) -> Result<(String, crate::grid::Grid)> {
     let path = &input.path;
     let kind = Kind::of(path);
     precheck(path)?;
     let chosen = std::cell::RefCell::new(input.sheet.clone().unwrap_or_default());
-    let (sheet, cells) = guarded(path, &chosen, || read_cells(kind, input, &chosen))??;
+    let (sheet, cells) = guarded(path, &chosen, || read_cells(kind, input, &chosen, fast))??;
     if cells.is_empty() {
         return Err(Error::EmptySheet {
             path: path.clone(),
@@ -272,6 +280,7 @@ fn read_cells(
     kind: Kind,
     input: &Input,
     chosen: &std::cell::RefCell<String>,
+    fast: bool,
 ) -> Result<(String, Cells)> {
     let choose = |names: Vec<String>| {
         let sheet = choose_sheet(input, names)?;
@@ -284,6 +293,15 @@ fn read_cells(
         Kind::Xlsx => {
             let mut wb: Xlsx<_> = open_workbook(path).map_err(|e| open_err(&e))?;
             let sheet = choose(wb.sheet_names())?;
+            if fast && wb.worksheet_cells_reader(&sheet).is_ok() {
+                // calamine has opened the workbook and read the sheet's XML up to its cells
+                // without complaint; the two-core reader takes it from there, or hands it back.
+                drop(wb);
+                if let Some(cells) = crate::xlsx::read_sheet(path, &sheet, place(input, &sheet))? {
+                    return Ok((sheet, cells));
+                }
+                wb = open_workbook(path).map_err(|e| open_err(&e))?;
+            }
             let cells = xlsx_cells(&mut wb, input, &sheet)?;
             Ok((sheet, cells))
         }
