@@ -530,3 +530,55 @@ fn the_pipeline_can_name_the_dbf_encoding() {
     .unwrap_err();
     assert!(matches!(e, Error::UnknownEncoding { .. }), "{e}");
 }
+
+/// A GBK DBF is decoded by the reader, not by GDAL (see `gbk_by_latin1` in vector.rs): Chinese
+/// field names and values come out as GDAL's own recoding gave them, whatever form the `.cpg`
+/// names the code page in.
+#[test]
+fn gbk_field_names_and_values_decode_with_any_cpg_form() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = county(d.path());
+    let shp = dir.join("xzqh_xz.shp");
+    let s = schemas();
+    let schema = s.table("xzqh_xz").unwrap();
+    let base = read(schema, &shp).unwrap();
+    let zh = dir.join("zh.shp");
+    ogr2ogr(&[
+        "-sql",
+        "SELECT xzqdm, xzqmc, xzqlx AS \"类型\", mj AS \"备注说明\" FROM xzqh_xz",
+        "-lco",
+        "ENCODING=CP936",
+        zh.to_str().unwrap(),
+        shp.to_str().unwrap(),
+    ]);
+    let dbf = std::fs::read(dir.join("zh.dbf")).unwrap();
+    let gbk_name = encoding_rs::GBK.encode("类型").0;
+    assert!(
+        dbf.windows(gbk_name.len()).any(|w| w == &*gbk_name),
+        "the field name is stored in GBK"
+    );
+    let xzqlx = schema.field_index("xzqlx").unwrap();
+    for cpg in ["CP936", "936", "GBK", "gbk\r\n"] {
+        std::fs::write(dir.join("zh.cpg"), cpg).unwrap();
+        let t = read(schema, &zh).unwrap();
+        assert_eq!(
+            t.files[0].field_columns[xzqlx].as_deref(),
+            Some("类型"),
+            "{cpg:?}"
+        );
+        assert_eq!(t.files[0].extra_columns[0].0, "备注说明", "{cpg:?}");
+        assert!(
+            t.files[0]
+                .notes
+                .iter()
+                .any(|n| n.rule == "unknown_column" && n.value == "备注说明"),
+            "{:?}",
+            t.files[0].notes
+        );
+        assert_eq!(t.rows.len(), base.rows.len());
+        for (a, b) in base.rows.iter().zip(&t.rows) {
+            assert_eq!(text(&a.cells[1]), text(&b.cells[1]), "{cpg:?}");
+            assert_eq!(text(&a.cells[xzqlx]), text(&b.cells[xzqlx]), "{cpg:?}");
+        }
+    }
+}
