@@ -230,19 +230,16 @@ fn shapefile_parts(input: &Input, notes: &mut Vec<FileNote>) -> Result<Shapefile
         counts: Some(counts),
         ..ShapefileParts::default()
     };
+    // Whether GDAL must be told the encoding: it reads a `.cpg` itself.
+    let mut tell_gdal = true;
     if let Some(e) = &input.encoding {
-        let e = gdal_encoding(path, e)?;
-        parts.open_options.push(format!("ENCODING={e}"));
-        parts.encoding = Some(e.to_owned());
+        parts.encoding = Some(gdal_encoding(path, e)?.to_owned());
     } else if let Some(cpg) = sibling(path, "cpg") {
         parts.encoding = std::fs::read_to_string(cpg)
             .ok()
             .map(|s| s.trim().to_owned());
-        if parts.encoding.as_deref().is_some_and(gbk_by_latin1) {
-            parts.open_options.push("ENCODING=CP936".into());
-        }
+        tell_gdal = false;
     } else if let Some(e) = detect_dbf_encoding(&dbf)? {
-        parts.open_options.push(format!("ENCODING={e}"));
         parts.encoding = Some(e.to_owned());
         notes.push(FileNote {
             rule: "encoding_detected",
@@ -254,13 +251,13 @@ fn shapefile_parts(input: &Input, notes: &mut Vec<FileNote>) -> Result<Shapefile
             message_en: format!("no .cpg file; DBF text detected as {e}"),
         });
     }
-    if let Some(o) = parts
-        .open_options
-        .iter_mut()
-        .find(|o| *o == "ENCODING=CP936")
-    {
-        *o = "ENCODING=ISO-8859-1".into();
-        parts.gbk = true;
+    match parts.encoding.as_deref() {
+        Some(e) if gbk_by_latin1(e) => {
+            parts.open_options.push("ENCODING=ISO-8859-1".into());
+            parts.gbk = true;
+        }
+        Some(e) if tell_gdal => parts.open_options.push(format!("ENCODING={e}")),
+        _ => {}
     }
     Ok(parts)
 }

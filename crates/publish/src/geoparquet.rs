@@ -179,9 +179,9 @@ fn write_table(
     Ok(written)
 }
 
-/// The schema fields' columns of the records `idx`, built batch by batch on every core; each
-/// record's values are dropped once its batch is in the columns. The columns come out in one
-/// piece each, as if built at once (the Parquet bytes do not change).
+/// The schema fields' columns of the records `idx` (a partition: never empty), built batch by batch
+/// on every core; each record's values are dropped once its batch is in the columns. The columns
+/// come out in one piece each, as if built at once (the Parquet bytes do not change).
 fn field_columns(
     schema: &TableSchema,
     names: &[String],
@@ -212,15 +212,6 @@ fn field_columns(
         }
     }
     cols.par_iter_mut().for_each(|c| *c = c.rechunk());
-    if cols.is_empty() {
-        // No records: empty columns of the schema's types.
-        cols = schema
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(k, f)| field_column(names[k].as_str(), f.ty, std::iter::empty()))
-            .collect();
-    }
     Ok(cols)
 }
 

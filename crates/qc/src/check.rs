@@ -252,8 +252,7 @@ const BATCH: usize = 1 << 16;
 struct Passes {
     /// Unique fields: index, the rule they raise, and the values seen.
     unique: Vec<(usize, &'static str, FirstSeen)>,
-    /// Duplicate-record rules: the fields compared, the severity, and the field the finding is on.
-    duplicates: Vec<(Vec<usize>, String, Severity, usize, FirstSeen)>,
+    duplicates: Vec<DuplicateRule>,
     /// The primary key's fields, which make the record key of issues.
     key_fields: Vec<usize>,
 }
@@ -290,13 +289,13 @@ impl Passes {
                     .first()
                     .and_then(|k| schema.field_index(k))
                     .or_else(|| ks.first().copied())?;
-                Some((
-                    ks,
-                    fields.join(", "),
-                    *severity,
+                Some(DuplicateRule {
+                    fields: ks,
+                    names: fields.join(", "),
+                    severity: *severity,
                     key_field,
-                    FirstSeen::default(),
-                ))
+                    seen: FirstSeen::default(),
+                })
             })
             .collect();
         let key_fields = schema
@@ -411,14 +410,31 @@ fn unique_field(
     }
 }
 
+/// A duplicate-record rule and the records it has seen.
+struct DuplicateRule {
+    /// The fields compared, by index, and as the rule names them.
+    fields: Vec<usize>,
+    names: String,
+    severity: Severity,
+    /// The field a finding is reported on (the primary key's first).
+    key_field: usize,
+    seen: FirstSeen,
+}
+
 /// Same place and attributes: the first record stands, later copies are reported on the record key.
 fn duplicate_records(
-    rule: &mut (Vec<usize>, String, Severity, usize, FirstSeen),
+    rule: &mut DuplicateRule,
     batch: &[RawRow],
     outcomes: &mut [RowOutcome],
     start: usize,
 ) {
-    let (ks, names, severity, key_field, seen) = rule;
+    let DuplicateRule {
+        fields: ks,
+        names,
+        severity,
+        key_field,
+        seen,
+    } = rule;
     // Keys are hashed in parallel.
     let hashes: Vec<Option<u64>> = outcomes[start..]
         .par_iter()
