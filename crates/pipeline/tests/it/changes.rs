@@ -10,7 +10,7 @@ use riskcensus_pipeline::{Run, join_and_score, validate};
 use riskcensus_schema::Registry;
 use riskcensus_synth::BuildingGeometry;
 
-use crate::generate;
+use crate::{generate, read_townships, write_townships};
 
 const MODEL: &str = "[model]\nfile = \"MODELS/fema_nri.toml\"\n";
 
@@ -24,43 +24,12 @@ fn models() -> String {
 /// Rewrites the township layer with `code`'s row carrying `old` instead (a boundary file from
 /// before the change), keeping the other rows as they are.
 fn recode_township(dir: &Path, code: &str, old: &str) {
-    use gdal::vector::{
-        Feature, FieldDefn, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType,
-    };
-    let src = gdal::Dataset::open(dir.join("xzqh_xz.shp")).unwrap();
-    let mut layer = src.layer(0).unwrap();
-    let srs = layer.spatial_ref().unwrap();
-    let out = dir.join("old_xz.shp");
-    let driver = gdal::DriverManager::get_driver_by_name("ESRI Shapefile").unwrap();
-    let mut ds = driver.create_vector_only(&out).unwrap();
-    let l = ds
-        .create_layer(LayerOptions {
-            name: "old_xz",
-            srs: Some(&srs),
-            ty: OGRwkbGeometryType::wkbPolygon,
-            options: Some(&["ENCODING=CP936"]),
-        })
-        .unwrap();
-    for name in ["xzqdm", "xzqmc"] {
-        FieldDefn::new(name, OGRFieldType::OFTString)
-            .unwrap()
-            .add_to_layer(&l)
-            .unwrap();
-    }
-    for f in layer.features() {
-        let mut g = Feature::new(l.defn()).unwrap();
-        let text = |name: &str| {
-            f.field_as_string(f.field_index(name).unwrap())
-                .unwrap()
-                .unwrap()
-        };
-        let c = text("xzqdm");
-        g.set_field_string(0, if c == code { old } else { &c })
-            .unwrap();
-        g.set_field_string(1, &text("xzqmc")).unwrap();
-        g.set_geometry(f.geometry().unwrap().clone()).unwrap();
-        g.create(&l).unwrap();
-    }
+    let (rows, srs) = read_townships(&dir.join("xzqh_xz.shp"));
+    let recoded = rows.into_iter().map(|(c, name, g)| {
+        let c = if c == code { old.to_owned() } else { c };
+        (c, name, g)
+    });
+    write_townships(&dir.join("old_xz.shp"), &srs, recoded);
 }
 
 /// The generator's change list: (old, new) per line.

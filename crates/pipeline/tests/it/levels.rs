@@ -20,40 +20,12 @@ fn county(dir: &Path, code: &str, seed: u64) {
 
 /// The townships of every county in one layer, as a city office would hold them.
 fn merge_townships(dir: &Path, out: &Path) {
-    use gdal::vector::{
-        Feature, FieldDefn, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType,
-    };
-    let open = |code: &str| gdal::Dataset::open(dir.join(code).join("xzqh_xz.shp")).unwrap();
-    let srs = open(COUNTIES[0]).layer(0).unwrap().spatial_ref().unwrap();
-    let driver = gdal::DriverManager::get_driver_by_name("ESRI Shapefile").unwrap();
-    let mut ds = driver.create_vector_only(out).unwrap();
-    let l = ds
-        .create_layer(LayerOptions {
-            name: "xzqh_xz",
-            srs: Some(&srs),
-            ty: OGRwkbGeometryType::wkbPolygon,
-            options: Some(&["ENCODING=CP936"]),
-        })
-        .unwrap();
-    for name in ["xzqdm", "xzqmc"] {
-        FieldDefn::new(name, OGRFieldType::OFTString)
-            .unwrap()
-            .add_to_layer(&l)
-            .unwrap();
-    }
-    for code in COUNTIES {
-        let src = open(code);
-        let mut layer = src.layer(0).unwrap();
-        for f in layer.features() {
-            let mut g = Feature::new(l.defn()).unwrap();
-            g.set_field_string(0, &f.field_as_string(0).unwrap().unwrap())
-                .unwrap();
-            g.set_field_string(1, &f.field_as_string(1).unwrap().unwrap())
-                .unwrap();
-            g.set_geometry(f.geometry().unwrap().clone()).unwrap();
-            g.create(&l).unwrap();
-        }
-    }
+    let shp = |code: &str| dir.join(code).join("xzqh_xz.shp");
+    let srs = crate::read_townships(&shp(COUNTIES[0])).1;
+    let rows = COUNTIES
+        .iter()
+        .flat_map(|code| crate::read_townships(&shp(code)).0);
+    crate::write_townships(out, &srs, rows);
 }
 
 /// A city pipeline: the merged township layer, both counties' inputs and division changes.

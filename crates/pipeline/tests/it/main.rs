@@ -330,56 +330,81 @@ fn a_pipeline_schema_dir_overrides_a_shipped_table() {
     );
 }
 
-/// Rewrites the township layer with one township shrunk (a gap) and another grown (an overlap).
-fn damage_townships(dir: &Path) {
+/// The townships of a layer as (code, name, geometry), with its spatial reference.
+pub(crate) fn read_townships(
+    shp: &Path,
+) -> (
+    Vec<(String, String, gdal::vector::Geometry)>,
+    gdal::spatial_ref::SpatialRef,
+) {
+    use gdal::vector::LayerAccess;
+    let src = gdal::Dataset::open(shp).unwrap();
+    let mut layer = src.layer(0).unwrap();
+    let rows = layer
+        .features()
+        .map(|f| {
+            let text = |name: &str| {
+                f.field_as_string(f.field_index(name).unwrap())
+                    .unwrap()
+                    .unwrap()
+            };
+            (text("xzqdm"), text("xzqmc"), f.geometry().unwrap().clone())
+        })
+        .collect();
+    (rows, layer.spatial_ref().unwrap())
+}
+
+/// Writes townships as an office's layer: a GBK shapefile with `xzqdm` and `xzqmc`, the layer
+/// named after the file.
+pub(crate) fn write_townships(
+    shp: &Path,
+    srs: &gdal::spatial_ref::SpatialRef,
+    rows: impl IntoIterator<Item = (String, String, gdal::vector::Geometry)>,
+) {
     use gdal::vector::{
         Feature, FieldDefn, LayerAccess, LayerOptions, OGRFieldType, OGRwkbGeometryType,
     };
-    let src = gdal::Dataset::open(dir.join("xzqh_xz.shp")).unwrap();
-    let mut layer = src.layer(0).unwrap();
-    let feats: Vec<(String, String, gdal::vector::Geometry)> = layer
-        .features()
-        .map(|f| {
-            (
-                f.field_as_string(0).unwrap().unwrap(),
-                f.field_as_string(1).unwrap().unwrap(),
-                f.geometry().unwrap().clone(),
-            )
-        })
-        .collect();
-    let srs = layer.spatial_ref().unwrap();
-    drop(src);
-    for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
-        std::fs::remove_file(dir.join(format!("xzqh_xz.{ext}"))).unwrap();
-    }
     let driver = gdal::DriverManager::get_driver_by_name("ESRI Shapefile").unwrap();
-    let mut ds = driver.create_vector_only(dir.join("xzqh_xz.shp")).unwrap();
-    let out = ds
+    let mut ds = driver.create_vector_only(shp).unwrap();
+    let name = shp.file_stem().unwrap().to_str().unwrap();
+    let l = ds
         .create_layer(LayerOptions {
-            name: "xzqh_xz",
-            srs: Some(&srs),
+            name,
+            srs: Some(srs),
             ty: OGRwkbGeometryType::wkbPolygon,
             options: Some(&["ENCODING=CP936"]),
         })
         .unwrap();
-    for name in ["xzqdm", "xzqmc"] {
-        FieldDefn::new(name, OGRFieldType::OFTString)
+    for field in ["xzqdm", "xzqmc"] {
+        FieldDefn::new(field, OGRFieldType::OFTString)
             .unwrap()
-            .add_to_layer(&out)
+            .add_to_layer(&l)
             .unwrap();
     }
-    for (k, (code, name, g)) in feats.into_iter().enumerate() {
+    for (code, name, g) in rows {
+        let mut f = Feature::new(l.defn()).unwrap();
+        f.set_field_string(0, &code).unwrap();
+        f.set_field_string(1, &name).unwrap();
+        f.set_geometry(g).unwrap();
+        f.create(&l).unwrap();
+    }
+}
+
+/// Rewrites the township layer with one township shrunk (a gap) and another grown (an overlap).
+fn damage_townships(dir: &Path) {
+    let (rows, srs) = read_townships(&dir.join("xzqh_xz.shp"));
+    for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
+        std::fs::remove_file(dir.join(format!("xzqh_xz.{ext}"))).unwrap();
+    }
+    let damaged = rows.into_iter().enumerate().map(|(k, (code, name, g))| {
         let g = match k {
             0 => g.buffer(-0.003, 2).unwrap(),
             1 => g.buffer(0.003, 2).unwrap(),
             _ => g,
         };
-        let mut f = Feature::new(out.defn()).unwrap();
-        f.set_field_string(0, &code).unwrap();
-        f.set_field_string(1, &name).unwrap();
-        f.set_geometry(g).unwrap();
-        f.create(&out).unwrap();
-    }
+        (code, name, g)
+    });
+    write_townships(&dir.join("xzqh_xz.shp"), &srs, damaged);
 }
 
 /// Gaps and overlaps of the township layer are reported, and records are still checked against it.
