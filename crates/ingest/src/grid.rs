@@ -13,7 +13,10 @@ use riskcensus_schema::{Severity, TableSchema};
 
 use crate::header::{HEADER_SCAN, HeaderMatch, find_header};
 use crate::limits::{self, MAX_CELL_CHARS, MAX_CELLS, MAX_STRAY_NOTES, MAX_TEXT_BYTES, Reach};
-use crate::{Error, FileNote, Input, RawCell, RawRow, Result, SourceFile, column_letter};
+use crate::pack::Packer;
+use crate::{
+    CellRef, Error, FileNote, Input, RawCell, RawCells, RawRow, Result, SourceFile, column_letter,
+};
 
 /// Where cells come from, for errors.
 #[derive(Clone)]
@@ -28,22 +31,47 @@ pub(crate) fn address(row: u32, col: u32) -> String {
 }
 
 /// Cells collected from a reader, each checked on the way in, so that the list never outgrows the
-/// limits. They are kept row by row (`Line`s, in the order the reader gives them) so that turning
-/// rows into records frees each row's cells as it goes: the cells and the records of a big sheet
-/// are not held at once.
+/// limits. They are kept row by row (`Line`s, in the order the reader gives them), each row packed
+/// once the reader moves past it, so that a sheet's cells take about a third of the memory of the
+/// cells themselves, and turning rows into records frees each row's cells as it goes: the cells and
+/// the records of a big sheet are not held at once.
 pub(crate) struct Cells {
     place: Place,
     reach: Reach,
     lines: Vec<Line>,
+    /// The row being read (`open_row`) and its cells so far, packed when the reader moves on.
+    open_row: Option<u32>,
+    open: Vec<(u32, RawCell)>,
+    packer: Packer,
     count: u64,
     text_bytes: u64,
 }
 
-/// The cells of one row as given: `(0-based column, value)`.
+/// The cells of one row as given, packed: 0-based columns and values.
 pub(crate) struct Line {
     /// The row as the office sees it.
     row: u32,
-    cells: Vec<(u32, RawCell)>,
+    cols: Box<[u32]>,
+    cells: RawCells,
+}
+
+impl Line {
+    fn pack(row: u32, cells: &[(u32, RawCell)], packer: &mut Packer) -> Line {
+        Line {
+            row,
+            cols: cells.iter().map(|c| c.0).collect(),
+            cells: RawCells::pack(packer, cells.iter().map(|c| c.1.cell_ref())),
+        }
+    }
+
+    /// `(column, value)` in the order given.
+    fn iter(&self) -> impl Iterator<Item = (u32, CellRef<'_>)> {
+        self.cols.iter().copied().zip(self.cells.iter())
+    }
+
+    fn unpack(&self) -> Vec<(u32, RawCell)> {
+        self.iter().map(|(c, v)| (c, v.to_cell())).collect()
+    }
 }
 
 impl Cells {
@@ -52,8 +80,20 @@ impl Cells {
             place,
             reach,
             lines: Vec::new(),
+            open_row: None,
+            open: Vec::new(),
+            packer: Packer::default(),
             count: 0,
             text_bytes: 0,
+        }
+    }
+
+    /// Packs the row being read.
+    fn close(&mut self) {
+        if let Some(row) = self.open_row.take() {
+            self.lines
+                .push(Line::pack(row, &self.open, &mut self.packer));
+            self.open.clear();
         }
     }
 
@@ -117,16 +157,11 @@ impl Cells {
             )));
         }
         self.count += 1;
-        match self.lines.last_mut() {
-            Some(line) if line.row == row => line.cells.push((col, value)),
-            last => {
-                // Rows of a table are about as wide as the one before.
-                let width = last.map_or(8, |l| l.cells.len());
-                let mut cells = Vec::with_capacity(width);
-                cells.push((col, value));
-                self.lines.push(Line { row, cells });
-            }
+        if self.open_row != Some(row) {
+            self.close();
+            self.open_row = Some(row);
         }
+        self.open.push((col, value));
         Ok(())
     }
 
@@ -156,7 +191,9 @@ impl Cells {
     /// Sorts the cells by row and column (readers may give them in any order; a row may come in
     /// pieces) and keeps the last of two cells at one address, as Excel would show it, with a
     /// `duplicate_cell` note for the other.
-    pub(crate) fn into_grid(self) -> Grid {
+    pub(crate) fn into_grid(mut self) -> Grid {
+        self.close();
+        let mut packer = self.packer;
         let mut lines = self.lines;
         if !lines.is_sorted_by_key(|l| l.row) {
             // Stable: the pieces of a row stay in the order given, so the later cell wins below.
@@ -164,28 +201,28 @@ impl Cells {
             lines.dedup_by(|later, earlier| {
                 let same = later.row == earlier.row;
                 if same {
-                    earlier.cells.append(&mut later.cells);
+                    let mut cells = earlier.unpack();
+                    cells.extend(later.unpack());
+                    *earlier = Line::pack(earlier.row, &cells, &mut packer);
                 }
                 same
             });
         }
         let mut notes = Vec::new();
         for line in &mut lines {
-            keep_last_cells(line, &mut notes);
+            keep_last_cells(line, &mut notes, &mut packer);
         }
         Grid { lines, notes }
     }
 }
 
 /// Sorts a row's cells by column and keeps the later of two cells at one address.
-fn keep_last_cells(line: &mut Line, notes: &mut Vec<FileNote>) {
-    let cells = &mut line.cells;
-    if !cells.is_sorted_by_key(|c| c.0) {
-        cells.sort_by_key(|c| c.0);
-    }
-    if cells.windows(2).all(|w| w[0].0 != w[1].0) {
+fn keep_last_cells(line: &mut Line, notes: &mut Vec<FileNote>, packer: &mut Packer) {
+    if line.cols.windows(2).all(|w| w[0] < w[1]) {
         return;
     }
+    let mut cells = line.unpack();
+    cells.sort_by_key(|c| c.0);
     let row = line.row;
     cells.dedup_by(|later, earlier| {
         if later.0 != earlier.0 {
@@ -198,6 +235,7 @@ fn keep_last_cells(line: &mut Line, notes: &mut Vec<FileNote>) {
         }
         true
     });
+    *line = Line::pack(row, &cells, packer);
 }
 
 fn duplicate_cell(row: u32, col: u32, dropped: &RawCell) -> FileNote {
@@ -231,9 +269,9 @@ impl Grid {
         let mut out = String::new();
         for line in &self.lines {
             let _ = writeln!(out, "row {}", line.row);
-            for (c, v) in &line.cells {
+            for (c, v) in line.iter() {
                 let bits = match v {
-                    RawCell::Number(x) | RawCell::Date(x) => x.to_bits(),
+                    CellRef::Number(x) | CellRef::Date(x) => x.to_bits(),
                     _ => 0,
                 };
                 let _ = writeln!(out, "{} {c} {v:?} {bits:x}", line.row);
@@ -246,8 +284,8 @@ impl Grid {
     }
 
     /// The row's cells as `(column, value)`.
-    fn row(&self, k: usize) -> impl Iterator<Item = (u32, &RawCell)> {
-        self.lines[k].cells.iter().map(|(c, v)| (*c, v))
+    fn row(&self, k: usize) -> impl Iterator<Item = (u32, CellRef<'_>)> {
+        self.lines[k].iter()
     }
 
     /// A row as the header search sees it: dense from column A to its last cell. A head row is at
@@ -256,7 +294,7 @@ impl Grid {
         let width = self.row(k).map(|(c, _)| c as usize + 1).max().unwrap_or(0);
         let mut out = vec![RawCell::Empty; width];
         for (c, v) in self.row(k) {
-            out[c as usize] = v.clone();
+            out[c as usize] = v.to_cell();
         }
         out
     }
@@ -385,9 +423,8 @@ fn count_records(grid: &Grid, header_row: u32, slots: &[Slot]) -> u64 {
         .iter()
         .filter(|line| line.row > header_row)
         .filter(|line| {
-            line.cells
-                .iter()
-                .any(|(col, value)| slot(slots, *col) != Slot::Outside && !value.is_empty())
+            line.iter()
+                .any(|(col, value)| slot(slots, col) != Slot::Outside && !value.is_empty())
         })
         .count();
     held as u64
@@ -411,8 +448,10 @@ fn records(
     // may be a quoted field running over lines).
     let mut gap = 0u64;
     let mut previous = header_row;
-    // Each row's cells are dropped as soon as its record is made.
-    for Line { row, cells } in grid.lines {
+    // Each row's cells are dropped as soon as its record is made, and the record is packed.
+    let mut packer = Packer::default();
+    for line in grid.lines {
+        let row = line.row;
         if row <= header_row {
             continue;
         }
@@ -420,10 +459,10 @@ fn records(
             gap += u64::from(row - previous - 1);
         }
         previous = row;
-        let mut by_field = vec![RawCell::Empty; schema.fields.len()];
-        let mut extra = vec![RawCell::Empty; extra_width];
+        let mut by_field = vec![CellRef::Empty; schema.fields.len()];
+        let mut extra = vec![CellRef::Empty; extra_width];
         let mut is_record = false;
-        for (col, value) in cells {
+        for (col, value) in line.iter() {
             match slot(slots, col) {
                 Slot::Field(k) => {
                     is_record |= !value.is_empty();
@@ -433,7 +472,7 @@ fn records(
                     is_record |= !value.is_empty();
                     extra[j] = value;
                 }
-                Slot::Outside if !value.is_empty() => strays.add(row, col, &value),
+                Slot::Outside if !value.is_empty() => strays.add(row, col, value),
                 Slot::Outside => {}
             }
         }
@@ -446,8 +485,8 @@ fn records(
         out.push(RawRow {
             file,
             row,
-            cells: by_field,
-            extra,
+            cells: RawCells::pack(&mut packer, by_field),
+            extra: RawCells::pack(&mut packer, extra),
             geometry: None,
         });
     }
@@ -465,7 +504,7 @@ struct Strays {
 }
 
 impl Strays {
-    fn add(&mut self, row: u32, col: u32, value: &RawCell) {
+    fn add(&mut self, row: u32, col: u32, value: CellRef<'_>) {
         if self.notes.len() < MAX_STRAY_NOTES {
             self.notes.push(stray_cell(row, col, value.display()));
             return;
@@ -557,7 +596,7 @@ mod tests {
         let got: Vec<(u32, u32, String)> = grid
             .lines
             .iter()
-            .flat_map(|l| l.cells.iter().map(|(c, v)| (l.row, *c, v.display())))
+            .flat_map(|l| l.iter().map(|(c, v)| (l.row, c, v.display())))
             .collect();
         assert_eq!(
             got,

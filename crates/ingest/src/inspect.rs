@@ -9,7 +9,7 @@ use riskcensus_schema::{GeometryKind, TableSchema};
 
 use crate::grid::Rows;
 use crate::header::{FieldNames, closest_headers, find_header};
-use crate::{Error, Input, RawCell, Result, VectorOptions, column_letter, extension};
+use crate::{CellRef, Error, Input, RawCell, Result, VectorOptions, column_letter, extension};
 
 /// Sample values shown per column.
 const SAMPLES: usize = 2;
@@ -241,7 +241,7 @@ fn grid_part(
         .map(|(c, h)| ColumnView {
             column: column_letter(c),
             header: h.clone(),
-            samples: samples(below.iter().filter_map(|r| r.get(c))),
+            samples: samples(below.iter().filter_map(|r| r.get(c)).map(RawCell::cell_ref)),
             field: matched[c].map(|k| field_label(best, k)),
             like: like[c].clone(),
         })
@@ -256,7 +256,7 @@ fn plain_columns(row: &[RawCell], below: &[Vec<RawCell>]) -> Vec<ColumnView> {
         .map(|(c, h)| ColumnView {
             column: column_letter(c),
             header: h.display().trim().to_owned(),
-            samples: samples(below.iter().filter_map(|r| r.get(c))),
+            samples: samples(below.iter().filter_map(|r| r.get(c)).map(RawCell::cell_ref)),
             field: None,
             like: None,
         })
@@ -264,7 +264,7 @@ fn plain_columns(row: &[RawCell], below: &[Vec<RawCell>]) -> Vec<ColumnView> {
 }
 
 /// The first non-empty values, as the office would see them.
-fn samples<'a>(cells: impl Iterator<Item = &'a RawCell>) -> Vec<String> {
+fn samples<'a>(cells: impl Iterator<Item = CellRef<'a>>) -> Vec<String> {
     cells
         .filter(|c| !c.is_empty())
         .take(SAMPLES)

@@ -551,8 +551,8 @@ impl FeatureReading<'_> {
         Ok(RawRow {
             file: self.file,
             row,
-            cells,
-            extra,
+            cells: cells.into(),
+            extra: extra.into(),
             geometry,
         })
     }

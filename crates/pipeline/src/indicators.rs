@@ -4,7 +4,7 @@
 //! leading zeros restored), checked against the division list when they are division codes,
 //! duplicates rejected — so that only clean rows are scored and every other row is in the issues.
 
-use riskcensus_ingest::{Input, RawCell, RawTable, VectorOptions, read_table};
+use riskcensus_ingest::{CellRef, Input, RawTable, VectorOptions, read_table};
 use riskcensus_qc::codes::{UnitCode, normalise_unit_code, unit_code_digits};
 use riskcensus_qc::coerce::coerce;
 use riskcensus_schema::{FieldSchema, FieldType, GeometryKind, Registry, Rule, TableSchema};
@@ -113,7 +113,7 @@ pub fn derive(t: &IndicatorTable) -> Result<Derived> {
         .rows
         .iter()
         .filter_map(|r| {
-            coerce(r.cells.first()?, FieldType::Text)
+            coerce(r.cells.get(0)?, FieldType::Text)
                 .ok()?
                 .as_str()
                 .map(str::to_owned)
@@ -164,7 +164,7 @@ fn no_rows(t: &IndicatorTable) -> Error {
 /// column: its cells are missing values).
 fn column_is_numeric(raw: &RawTable, k: usize) -> bool {
     raw.rows.iter().all(|r| match r.extra.get(k) {
-        None | Some(RawCell::Empty) => true,
+        None | Some(CellRef::Empty) => true,
         Some(cell) => coerce(cell, FieldType::Float).is_ok(),
     })
 }
@@ -179,7 +179,7 @@ pub fn unit_table(
     let n = clean.rows.len();
     let mut cols = Vec::with_capacity(schema.fields.len() + 1);
     for (k, f) in schema.fields.iter().enumerate() {
-        let values = clean.rows.iter().map(|r| &r.values[k]);
+        let values = clean.rows.iter().map(|r| r.values.at(k));
         let col = match f.ty {
             FieldType::Float | FieldType::Int => Column::new(
                 f.code.as_str().into(),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use riskcensus_qc::{CleanTable, Issue, TableResult, Value};
+use riskcensus_qc::{CleanTable, Issue, TableResult, ValueRef, Values};
 use riskcensus_risk::units::{RecordUnits, UnitSet};
 use riskcensus_schema::{FieldType, SchemaSet, TableSchema, divisions};
 use riskcensus_spatial::{Geom, parse_wkb};
@@ -196,12 +196,12 @@ fn field_columns(
             .par_iter()
             .enumerate()
             .map(|(k, f)| {
-                let values = batch.iter().map(|&i| &rows[i].values[k]);
+                let values = batch.iter().map(|&i| rows[i].values.at(k));
                 field_column(names[k].as_str(), f.ty, values)
             })
             .collect();
         for &i in batch {
-            clean.rows[i].values = Vec::new();
+            clean.rows[i].values = Values::default();
         }
         if cols.is_empty() {
             cols = part;
@@ -263,14 +263,18 @@ fn partition_rows(
 }
 
 /// One schema field's column, typed as the schema says; a value of another type is null.
-fn field_column<'v>(name: &str, ty: FieldType, values: impl Iterator<Item = &'v Value>) -> Column {
+fn field_column<'v>(
+    name: &str,
+    ty: FieldType,
+    values: impl Iterator<Item = ValueRef<'v>>,
+) -> Column {
     match ty {
         FieldType::Int => Column::new(
             name.into(),
             values
                 .map(|v| {
-                    if let Value::Int(x) = v {
-                        Some(*x)
+                    if let ValueRef::Int(x) = v {
+                        Some(x)
                     } else {
                         None
                     }
@@ -284,8 +288,8 @@ fn field_column<'v>(name: &str, ty: FieldType, values: impl Iterator<Item = &'v 
             name.into(),
             values
                 .map(|v| {
-                    if let Value::Bool(b) = v {
-                        Some(*b)
+                    if let ValueRef::Bool(b) = v {
+                        Some(b)
                     } else {
                         None
                     }
@@ -296,20 +300,15 @@ fn field_column<'v>(name: &str, ty: FieldType, values: impl Iterator<Item = &'v 
             name.into(),
             values
                 .map(|v| {
-                    if let Value::Date(d) = v {
-                        Some(riskcensus_qc::coerce::civil_from_days(*d))
+                    if let ValueRef::Date(d) = v {
+                        Some(riskcensus_qc::coerce::civil_from_days(d))
                     } else {
                         None
                     }
                 })
                 .collect::<Vec<_>>(),
         ),
-        FieldType::Text => Column::new(
-            name.into(),
-            values
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect::<Vec<_>>(),
-        ),
+        FieldType::Text => Column::new(name.into(), values.map(|v| v.as_str()).collect::<Vec<_>>()),
     }
 }
 
@@ -366,7 +365,10 @@ fn take_geometries(
             let r = &mut clean.rows[i];
             r.geometry.take().or_else(|| {
                 point.and_then(|(a, b)| {
-                    Some(point_wkb(r.values[a].as_f64()?, r.values[b].as_f64()?).into_boxed_slice())
+                    Some(
+                        point_wkb(r.values.at(a).as_f64()?, r.values.at(b).as_f64()?)
+                            .into_boxed_slice(),
+                    )
                 })
             })
         })

@@ -9,7 +9,7 @@ use std::sync::{Mutex, OnceLock};
 
 use riskcensus_schema::Severity;
 
-use crate::{CleanRow, CleanTable, Counts, Issue, TableResult, Value};
+use crate::{CleanRow, CleanTable, Counts, Issue, TableResult, Value, ValueRef};
 
 /// Bumped whenever the layout below changes: an old cache is then a miss, never misread.
 const FORMAT: &[u8; 8] = b"RCQC0002";
@@ -78,28 +78,28 @@ impl<W: Write> Out<W> {
             self.u64(v);
         }
     }
-    fn value(&mut self, v: &Value) {
+    fn value(&mut self, v: ValueRef<'_>) {
         match v {
-            Value::Null => self.u8(0),
-            Value::Text(s) => {
+            ValueRef::Null => self.u8(0),
+            ValueRef::Text(s) => {
                 self.u8(1);
                 self.str(s);
             }
-            Value::Int(i) => {
+            ValueRef::Int(i) => {
                 self.u8(2);
-                self.u64(*i as u64);
+                self.u64(i as u64);
             }
-            Value::Float(f) => {
+            ValueRef::Float(f) => {
                 self.u8(3);
                 self.u64(f.to_bits());
             }
-            Value::Date(d) => {
+            ValueRef::Date(d) => {
                 self.u8(4);
-                self.u64(*d as i64 as u64);
+                self.u64(d as i64 as u64);
             }
-            Value::Bool(b) => {
+            ValueRef::Bool(b) => {
                 self.u8(5);
-                self.u8(u8::from(*b));
+                self.u8(u8::from(b));
             }
         }
     }
@@ -166,7 +166,7 @@ pub fn encode_to(r: &TableResult, issue_hashes: &[u64], w: impl Write) -> std::i
         o.u64(u64::from(row.file));
         o.u64(u64::from(row.row));
         o.u64(row.values.len() as u64);
-        for v in &row.values {
+        for v in row.values.iter() {
             o.value(v);
         }
         match &row.geometry {
@@ -337,7 +337,7 @@ pub fn decode(bytes: &[u8]) -> Result<(TableResult, Vec<u64>), String> {
         rows.push(CleanRow {
             file,
             row,
-            values,
+            values: values.into(),
             geometry,
             unit,
             unit_from_point,
@@ -429,7 +429,8 @@ mod tests {
                         Value::Float(f64::NAN),
                         Value::Date(-719_162),
                         Value::Bool(true),
-                    ],
+                    ]
+                    .into(),
                     geometry: Some(vec![1, 1, 0, 0, 0].into_boxed_slice()),
                     unit: Some("530402001".into()),
                     unit_from_point: true,
@@ -448,7 +449,7 @@ mod tests {
         assert_eq!(hashes, [0xdead_beef]);
         // Debug prints floats exactly enough to tell 0.30000000000000004 from 0.3; NaN by bits.
         assert_eq!(format!("{back:?}"), format!("{r:?}"));
-        let Value::Float(nan) = back.clean.rows[0].values[4] else {
+        let ValueRef::Float(nan) = back.clean.rows[0].values.at(4) else {
             panic!()
         };
         assert!(nan.is_nan());

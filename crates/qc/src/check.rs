@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
-use riskcensus_ingest::{RawRow, RawTable, SourceFile};
+use riskcensus_ingest::{CellRef, RawRow, RawTable, SourceFile};
 use riskcensus_schema::{DivisionLevel, FieldSchema, GeometryKind, Rule, Severity, TableSchema};
 use riskcensus_spatial::gcj02::{gcj02_to_wgs84, wgs84_to_gcj02};
 use riskcensus_spatial::{
@@ -11,7 +11,7 @@ use riskcensus_spatial::{
 };
 
 use crate::codes;
-use crate::coerce::{Value, coerce};
+use crate::coerce::{Value, ValueRef, Values, coerce};
 use crate::messages::{num, type_en, type_zh};
 use crate::review::{Mark, Review, TableReview, place_hash, record_hash};
 use crate::{CleanRow, CleanTable, Context, Counts, Issue, TableResult};
@@ -33,7 +33,7 @@ struct Finding {
 struct RowOutcome {
     file: u16,
     row: u32,
-    values: Vec<Value>,
+    values: Values,
     findings: Vec<Finding>,
     unit: Option<String>,
     unit_from_point: bool,
@@ -51,7 +51,7 @@ impl RowOutcome {
     fn settle(&mut self, raw: RawRow, key_fields: &[usize]) {
         self.record_key = key_fields
             .iter()
-            .map(|&k| raw.cells[k].display().trim().to_owned())
+            .map(|&k| raw.cells.at(k).display().trim().to_owned())
             .collect::<Vec<_>>()
             .join("|");
         if !self.findings.is_empty() {
@@ -381,17 +381,17 @@ fn unique_field(
             .findings
             .iter()
             .any(|x| x.field == Some(k) && x.severity == Severity::Error);
-        let (Value::Text(s), false) = (&o.values[k], field_failed) else {
+        let (ValueRef::Text(s), false) = (o.values.at(k), field_failed) else {
             continue;
         };
-        let same = |j: usize| outcomes[j].values[k].as_str() == Some(s.as_ref());
+        let same = |j: usize| outcomes[j].values.at(k).as_str() == Some(s);
         if let Some(j) = seen.earlier(hash_of(s), i, same) {
             repeats.push((i, j));
         }
     }
     for (i, j) in repeats {
         let (first_row, first_file) = (outcomes[j].row, &files[outcomes[j].file as usize].path);
-        let v = outcomes[i].values[k].as_str().unwrap_or("").to_owned();
+        let v = outcomes[i].values.at(k).as_str().unwrap_or("").to_owned();
         let f = finding(
             k,
             v.clone(),
@@ -443,12 +443,12 @@ fn duplicate_records(
                 .findings
                 .iter()
                 .any(|x| x.severity == Severity::Error && x.field.is_some_and(|f| ks.contains(&f)));
-            if failed || ks.iter().any(|&k| o.values[k].is_null()) {
+            if failed || ks.iter().any(|&k| o.values.at(k).is_null()) {
                 return None;
             }
             let mut h = std::hash::DefaultHasher::new();
             for &k in ks.iter() {
-                hash_value(&o.values[k], &mut h);
+                hash_value(o.values.at(k), &mut h);
             }
             Some(std::hash::Hasher::finish(&h))
         })
@@ -458,7 +458,7 @@ fn duplicate_records(
         let i = start + b;
         let same = |j: usize| {
             ks.iter()
-                .all(|&k| outcomes[j].values[k] == outcomes[i].values[k])
+                .all(|&k| outcomes[j].values.at(k) == outcomes[i].values.at(k))
         };
         let Some(j) = seen.earlier(h, i, same) else {
             continue;
@@ -466,7 +466,7 @@ fn duplicate_records(
         let row = outcomes[j].row;
         let f = finding(
             *key_field,
-            batch[b].cells[*key_field].display(),
+            batch[b].cells.at(*key_field).display(),
             "duplicate_record",
             *severity,
             format!("与第 {row} 行的位置和属性完全相同（{names}），疑似重复录入"),
@@ -511,15 +511,15 @@ fn missing_required_columns(files: &[SourceFile], schema: &TableSchema) -> Vec<S
         .collect()
 }
 
-fn hash_value(v: &Value, h: &mut impl std::hash::Hasher) {
+fn hash_value(v: ValueRef<'_>, h: &mut impl std::hash::Hasher) {
     use std::hash::Hash;
     match v {
-        Value::Null => 0u8.hash(h),
-        Value::Text(s) => (1u8, s).hash(h),
-        Value::Int(x) => (2u8, x).hash(h),
-        Value::Float(x) => (3u8, x.to_bits()).hash(h),
-        Value::Date(x) => (4u8, x).hash(h),
-        Value::Bool(x) => (5u8, x).hash(h),
+        ValueRef::Null => 0u8.hash(h),
+        ValueRef::Text(s) => (1u8, s).hash(h),
+        ValueRef::Int(x) => (2u8, x).hash(h),
+        ValueRef::Float(x) => (3u8, x.to_bits()).hash(h),
+        ValueRef::Date(x) => (4u8, x).hash(h),
+        ValueRef::Bool(x) => (5u8, x).hash(h),
     }
 }
 
@@ -565,14 +565,14 @@ fn boundary_issues(
         .iter()
         .filter_map(|o| {
             Some((
-                o.values[code_field].as_str()?.to_owned(),
+                o.values.at(code_field).as_str()?.to_owned(),
                 o.geometry.as_ref()?.to_vec(),
             ))
         })
         .collect();
     let row_of: HashMap<&str, &RowOutcome> = outcomes
         .iter()
-        .filter_map(|o| Some((o.values[code_field].as_str()?, o)))
+        .filter_map(|o| Some((o.values.at(code_field).as_str()?, o)))
         .collect();
     let Some(first) = files.first() else {
         return;
@@ -950,8 +950,8 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
         if let Rule::PointInUnit { lon, lat, .. } = rule
             && let (Some(a), Some(b)) = (schema.field_index(lon), schema.field_index(lat))
             && let (Ok(x), Ok(y)) = (
-                coerce(&raw.cells[a], schema.fields[a].ty),
-                coerce(&raw.cells[b], schema.fields[b].ty),
+                coerce(raw.cells.at(a), schema.fields[a].ty),
+                coerce(raw.cells.at(b), schema.fields[b].ty),
             )
             && let (Some(x), Some(y)) = (x.as_f64(), y.as_f64())
             && !in_range(&schema.fields[a], x, ctx)
@@ -978,7 +978,7 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
 
     let mut field_ok = vec![true; schema.fields.len()];
     for (k, f) in schema.fields.iter().enumerate() {
-        let cell = &raw.cells[k];
+        let cell = raw.cells.at(k);
         let v = match coerce(cell, f.ty) {
             Ok(v) => v,
             Err(()) => {
@@ -996,9 +996,7 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
                 continue;
             }
         };
-        if !v.is_null()
-            && matches!(cell, riskcensus_ingest::RawCell::Text(s) if s.as_str() != v.as_str().unwrap_or(s.as_str()))
-        {
+        if !v.is_null() && matches!(cell, CellRef::Text(s) if s != v.as_str().unwrap_or(s)) {
             repaired += 1;
         }
         if v.is_null() {
@@ -1389,7 +1387,7 @@ fn check_row(raw: &RawRow, schema: &TableSchema, ctx: &Context<'_>) -> RowOutcom
     RowOutcome {
         file: raw.file,
         row: raw.row,
-        values,
+        values: values.into(),
         findings,
         unit,
         unit_from_point,
@@ -1422,8 +1420,8 @@ mod tests {
         RawRow {
             file: (row / 100) as u16,
             row: row % 100,
-            cells,
-            extra: Vec::new(),
+            cells: cells.into(),
+            extra: Default::default(),
             geometry: None,
         }
     }

@@ -15,7 +15,7 @@ use riskcensus_schema::{Registry, SchemaSet, Severity};
 use riskcensus_spatial::UnitIndex;
 
 pub use check::{check_table, check_table_reviewed};
-pub use coerce::Value;
+pub use coerce::{Value, ValueRef, Values};
 
 /// One problem found, with where it is.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,7 +58,7 @@ impl TableResult {
 pub struct CleanRow {
     pub file: u16,
     pub row: u32,
-    pub values: Vec<Value>,
+    pub values: Values,
     pub geometry: Option<Box<[u8]>>,
     /// The record's township code: declared, or (when `unit_from_point`) the unit its point falls in.
     pub unit: Option<String>,

@@ -484,7 +484,7 @@ impl Fnv {
 /// row number is left out, so inserting rows above it or re-sorting the sheet changes nothing.
 pub fn record_hash(row: &RawRow) -> u64 {
     let mut h = Fnv::new();
-    for c in &row.cells {
+    for c in row.cells.iter() {
         h.field(c.display().trim());
     }
     if let Some(g) = &row.geometry {
@@ -515,7 +515,7 @@ mod tests {
             file: 0,
             row: n,
             cells: cells.iter().map(|c| RawCell::Text((*c).into())).collect(),
-            extra: Vec::new(),
+            extra: Default::default(),
             geometry: None,
         }
     }

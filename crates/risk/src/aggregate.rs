@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use polars::prelude::*;
 use rayon::prelude::*;
-use riskcensus_qc::{CleanTable, Value};
+use riskcensus_qc::{CleanTable, ValueRef};
 use riskcensus_schema::TableSchema;
 
 use crate::Result;
@@ -41,7 +41,7 @@ fn idx(t: &CleanTable, field: &str) -> Option<usize> {
 
 fn f64s(t: &CleanTable, field: &str) -> Vec<Option<f64>> {
     match idx(t, field) {
-        Some(k) => t.rows.iter().map(|r| r.values[k].as_f64()).collect(),
+        Some(k) => t.rows.iter().map(|r| r.values.at(k).as_f64()).collect(),
         None => vec![None; t.rows.len()],
     }
 }
@@ -53,8 +53,8 @@ fn strs<'a>(t: &'a CleanTable, field: &str) -> Vec<Option<&'a str>> {
             .rows
             .iter()
             .map(|r| {
-                if let Value::Text(s) = &r.values[k] {
-                    Some(s.as_ref())
+                if let ValueRef::Text(s) = r.values.at(k) {
+                    Some(s)
                 } else {
                     None
                 }

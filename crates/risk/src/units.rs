@@ -7,7 +7,7 @@ use geo::{
     Rect,
 };
 use rayon::prelude::*;
-use riskcensus_qc::{CleanTable, Value};
+use riskcensus_qc::{CleanTable, ValueRef};
 use riskcensus_schema::{Registry, Rule, TableSchema};
 use riskcensus_spatial::{EdgeIndex, Geom, UnitIndex, parse_wkb};
 
@@ -40,10 +40,10 @@ pub struct UnitSet {
     pub index: UnitIndex,
 }
 
-fn text(v: &Value) -> Option<String> {
+fn text(v: ValueRef<'_>) -> Option<String> {
     match v {
-        Value::Text(s) => Some(s.to_string()),
-        Value::Int(i) => Some(i.to_string()),
+        ValueRef::Text(s) => Some(s.to_string()),
+        ValueRef::Int(i) => Some(i.to_string()),
         _ => None,
     }
 }
@@ -58,7 +58,7 @@ impl UnitSet {
         let kn = table.fields.iter().position(|f| f == name_field);
         let mut by_code: BTreeMap<String, (Option<String>, Vec<MultiPolygon>)> = BTreeMap::new();
         for r in &table.rows {
-            let Some(own) = kc.and_then(|k| text(&r.values[k])) else {
+            let Some(own) = kc.and_then(|k| text(r.values.at(k))) else {
                 continue;
             };
             let Some(Ok(Geom::Polygon(shape))) = r.geometry.as_deref().map(parse_wkb) else {
@@ -67,7 +67,7 @@ impl UnitSet {
             let code = r.unit.clone().unwrap_or_else(|| own.clone());
             let entry = by_code.entry(code.clone()).or_default();
             if own == code || entry.0.is_none() {
-                let name = kn.and_then(|k| text(&r.values[k]));
+                let name = kn.and_then(|k| text(r.values.at(k)));
                 if own == code {
                     entry.0 = name;
                 } else {
@@ -172,9 +172,9 @@ impl HazardLayer {
             .rows
             .iter()
             .filter_map(|r| {
-                let class = match &r.values[k?] {
-                    Value::Int(i) => *i,
-                    Value::Float(f) => *f as i64,
+                let class = match r.values.at(k?) {
+                    ValueRef::Int(i) => i,
+                    ValueRef::Float(f) => f as i64,
                     _ => return None,
                 };
                 let Ok(Geom::Polygon(shape)) = parse_wkb(r.geometry.as_deref()?) else {
@@ -307,7 +307,7 @@ pub fn locate(table: &CleanTable, schema: &TableSchema) -> Vec<Located> {
                 _ => (None, None),
             };
             let from_fields =
-                pf.and_then(|(a, b)| Some((r.values[a].as_f64()?, r.values[b].as_f64()?)));
+                pf.and_then(|(a, b)| Some((r.values.at(a).as_f64()?, r.values.at(b).as_f64()?)));
             // Inside the footprint, as QC checked it (a centroid can fall outside).
             let point = from_fields.or(from_geometry).or_else(|| {
                 footprint
@@ -455,7 +455,7 @@ pub fn assign(
 #[cfg(test)]
 mod tests {
     use geo::{Polygon, polygon};
-    use riskcensus_qc::CleanRow;
+    use riskcensus_qc::{CleanRow, Value};
     use riskcensus_spatial::multipolygon_wkb;
 
     use super::*;
@@ -469,7 +469,7 @@ mod tests {
         CleanRow {
             file: 0,
             row: 1,
-            values,
+            values: values.into(),
             geometry: Some(multipolygon_wkb(shape).into_boxed_slice()),
             unit: unit.map(str::to_owned),
             unit_from_point: false,

@@ -85,7 +85,7 @@ fn unmatched_headers_get_did_you_mean_and_the_map_line_to_add() {
     };
     let t = read_table(schema, &[mapped], OPTS).unwrap();
     assert_eq!(t.rows.len(), 1);
-    let cell = |code: &str| t.rows[0].cells[schema.field_index(code).unwrap()].clone();
+    let cell = |code: &str| t.rows[0].cells.at(schema.field_index(code).unwrap());
     assert_eq!(cell("xxjgmc"), RawCell::Text("玉溪第一中学".into()));
     assert_eq!(cell("xzqdm"), RawCell::Text("530402001".into()));
     let file = &t.files[0];
@@ -139,7 +139,7 @@ fn a_mapped_column_wins_over_an_earlier_one_named_like_the_field() {
     let unmapped = read_table(schema, &[input(&p)], OPTS).unwrap();
     let xzqdm = schema.field_index("xzqdm").unwrap();
     assert_eq!(
-        unmapped.rows[0].cells[xzqdm],
+        unmapped.rows[0].cells.at(xzqdm),
         RawCell::Text("530402105".into()),
         "without a map the alias decides"
     );
@@ -148,7 +148,7 @@ fn a_mapped_column_wins_over_an_earlier_one_named_like_the_field() {
         ..input(&p)
     };
     let t = read_table(schema, &[mapped], OPTS).unwrap();
-    assert_eq!(t.rows[0].cells[xzqdm], RawCell::Text("530402001".into()));
+    assert_eq!(t.rows[0].cells.at(xzqdm), RawCell::Text("530402001".into()));
     assert_eq!(t.files[0].field_columns[xzqdm].as_deref(), Some("G"));
     let rules: Vec<(&str, &str)> = t.files[0]
         .notes
@@ -220,7 +220,7 @@ fn a_mapped_dbf_field_wins_over_an_earlier_field_named_like_the_field() {
     let schema = s.table("xzqh_xz").unwrap();
     let k = schema.field_index("xzqdm").unwrap();
     let plain = read_table(schema, &[input(&out)], OPTS).unwrap();
-    assert_eq!(plain.rows[0].cells[k], RawCell::Text("530402999".into()));
+    assert_eq!(plain.rows[0].cells.at(k), RawCell::Text("530402999".into()));
     let mapped = Input {
         columns: vec![("NEWCODE".into(), "xzqdm".into())],
         ..input(&out)
@@ -229,7 +229,7 @@ fn a_mapped_dbf_field_wins_over_an_earlier_field_named_like_the_field() {
     let first = riskcensus_schema::Registry::nbs2023().townships_of("530402")[0]
         .code
         .clone();
-    assert_eq!(t.rows[0].cells[k], RawCell::Text(first.into()));
+    assert_eq!(t.rows[0].cells.at(k), RawCell::Text(first.into()));
     assert_eq!(t.files[0].field_columns[k].as_deref(), Some("NEWCODE"));
     assert_eq!(t.files[0].extra_columns, [("xzqdm".into(), "xzqdm".into())]);
 }

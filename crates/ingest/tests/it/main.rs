@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use riskcensus_ingest::{Error, Input, RawCell, VectorOptions, read_table};
+use riskcensus_ingest::{CellRef, Error, Input, VectorOptions, read_table};
 use riskcensus_schema::{SchemaSet, TableSchema};
 use riskcensus_synth::{BuildingGeometry, Options};
 use rust_xlsxwriter::Workbook;
@@ -38,7 +38,7 @@ pub(crate) fn county(dir: &Path) -> PathBuf {
     dir.to_owned()
 }
 
-fn text(c: &RawCell) -> String {
+fn text(c: CellRef<'_>) -> String {
     c.display()
 }
 
@@ -65,7 +65,7 @@ fn point_shapefile_fills_coordinates_from_geometry() {
     assert_eq!(t.rows[0].row, 1);
     let schema = s.table("fwjz").unwrap();
     let lon = schema.field_index("lon").unwrap();
-    assert!(matches!(t.rows[0].cells[lon], RawCell::Number(v) if v > 100.0));
+    assert!(matches!(t.rows[0].cells.at(lon), CellRef::Number(v) if v > 100.0));
     assert!(t.rows[0].geometry.is_some());
 }
 
@@ -144,7 +144,7 @@ fn gbk_dbf_without_cpg_is_detected_and_reported() {
             .any(|n| n.rule == "encoding_detected" && n.value == "CP936"),
         "{note:?}"
     );
-    let names: Vec<String> = t.rows.iter().map(|r| text(&r.cells[1])).collect();
+    let names: Vec<String> = t.rows.iter().map(|r| text(r.cells.at(1))).collect();
     let expected: Vec<String> = riskcensus_schema::Registry::nbs2023()
         .townships_of("530402")
         .iter()
@@ -340,7 +340,7 @@ fn two_row_headers_aliases_full_width_and_unknown_columns() {
     );
     assert_eq!(t.rows.len(), 1);
     assert_eq!(t.rows[0].row, 4);
-    assert_eq!(text(&t.rows[0].extra[0]), "张三");
+    assert_eq!(text(t.rows[0].extra.at(0)), "张三");
 }
 
 #[test]
@@ -367,11 +367,17 @@ fn gbk_csv_with_title_rows() {
     let s = schemas();
     let schema = s.table("fwjz").unwrap();
     assert_eq!(
-        t.rows[0].cells[schema.field_index("jglx").unwrap()].display(),
+        t.rows[0]
+            .cells
+            .at(schema.field_index("jglx").unwrap())
+            .display(),
         "砖混结构"
     );
     assert_eq!(
-        t.rows[0].cells[schema.field_index("dscs").unwrap()].display(),
+        t.rows[0]
+            .cells
+            .at(schema.field_index("dscs").unwrap())
+            .display(),
         "３"
     );
 }
@@ -438,10 +444,10 @@ fn geopackage_and_geojson_read_like_the_shapefile() {
         let t = read(schema, p).unwrap();
         assert_eq!(t.rows.len(), base.rows.len(), "{}", p.display());
         for (a, b) in base.rows.iter().zip(&t.rows) {
-            assert_eq!(text(&a.cells[0]), text(&b.cells[0]));
+            assert_eq!(text(a.cells.at(0)), text(b.cells.at(0)));
             assert_eq!(
-                text(&a.cells[1]),
-                text(&b.cells[1]),
+                text(a.cells.at(1)),
+                text(b.cells.at(1)),
                 "Chinese names survive {}",
                 p.display()
             );
@@ -516,7 +522,7 @@ fn the_pipeline_can_name_the_dbf_encoding() {
         "an encoding the pipeline names is not a finding"
     );
     assert_eq!(
-        text(&t.rows[0].cells[1]),
+        text(t.rows[0].cells.at(1)),
         riskcensus_schema::Registry::nbs2023().townships_of("530402")[0].name
     );
     let e = read_table(
@@ -577,8 +583,8 @@ fn gbk_field_names_and_values_decode_with_any_cpg_form() {
         );
         assert_eq!(t.rows.len(), base.rows.len());
         for (a, b) in base.rows.iter().zip(&t.rows) {
-            assert_eq!(text(&a.cells[1]), text(&b.cells[1]), "{cpg:?}");
-            assert_eq!(text(&a.cells[xzqlx]), text(&b.cells[xzqlx]), "{cpg:?}");
+            assert_eq!(text(a.cells.at(1)), text(b.cells.at(1)), "{cpg:?}");
+            assert_eq!(text(a.cells.at(xzqlx)), text(b.cells.at(xzqlx)), "{cpg:?}");
         }
     }
 }

@@ -188,12 +188,12 @@ fn merged_cells_sit_in_their_top_left_cell() {
     let t = read_fwjz(&p).unwrap();
     assert_eq!(t.files[0].header_row, Some(2));
     assert_eq!(t.rows.len(), 2);
-    assert_eq!(t.rows[0].cells[0].display(), "530402000000001");
-    assert_eq!(t.rows[0].cells[1].display(), "530402001");
+    assert_eq!(t.rows[0].cells.at(0).display(), "530402000000001");
+    assert_eq!(t.rows[0].cells.at(1).display(), "530402001");
     // calamine (like Excel's own cell model) gives the value to the top-left cell only: the second
     // row's id is empty, and QC reports it as missing rather than the reader guessing.
-    assert_eq!(t.rows[1].cells[0], RawCell::Empty);
-    assert_eq!(t.rows[1].cells[2].display(), "530402001001");
+    assert_eq!(t.rows[1].cells.at(0), RawCell::Empty);
+    assert_eq!(t.rows[1].cells.at(2).display(), "530402001001");
     assert_conserved(&t);
     assert_reads_as_calamine_range(&p, "fwjz");
 }
@@ -217,8 +217,11 @@ fn formulas_are_read_as_their_cached_values() {
     let schema = schema.table("fwjz").unwrap();
     let area = schema.field_index("jzmj").unwrap();
     let structure = schema.field_index("jglx").unwrap();
-    assert_eq!(t.rows[0].cells[area], RawCell::Number(200.0));
-    assert_eq!(t.rows[1].cells[structure], RawCell::Text("钢混结构".into()));
+    assert_eq!(t.rows[0].cells.at(area), RawCell::Number(200.0));
+    assert_eq!(
+        t.rows[1].cells.at(structure),
+        RawCell::Text("钢混结构".into())
+    );
     assert_conserved(&t);
     assert_reads_as_calamine_range(&p, "fwjz");
 }
@@ -279,8 +282,8 @@ fn a_second_column_with_the_same_header_is_reported_and_kept() {
         f.extra_columns,
         vec![("房屋编号".to_owned(), "K".to_owned())]
     );
-    assert_eq!(t.rows[0].extra[0].display(), "530402000099999");
-    assert_eq!(t.rows[0].cells[0].display(), "530402000000000");
+    assert_eq!(t.rows[0].extra.at(0).display(), "530402000099999");
+    assert_eq!(t.rows[0].cells.at(0).display(), "530402000000000");
     assert_conserved(&t);
 }
 
@@ -295,8 +298,8 @@ fn the_last_row_excel_has_is_a_record_and_the_next_is_an_error_naming_it() {
     assert_eq!(t.rows.len(), 3);
     let last = t.rows.last().unwrap();
     assert_eq!(last.row, 1_048_576);
-    assert_eq!(last.cells[0].display(), "530402000077777");
-    assert_eq!(last.cells[1], RawCell::Empty, "QC reports it incomplete");
+    assert_eq!(last.cells.at(0).display(), "530402000077777");
+    assert_eq!(last.cells.at(1), RawCell::Empty, "QC reports it incomplete");
     assert_eq!(t.files[0].empty_rows_skipped, 1_048_576 - 5);
     assert_conserved(&t);
 
@@ -476,7 +479,7 @@ fn assert_reads_as_calamine_range(path: &Path, table: &str) {
         for (k, c) in field_cols.iter().enumerate() {
             let want = c.map_or(RawCell::Empty, |c| at(r.row, c));
             assert_eq!(
-                r.cells[k],
+                r.cells.at(k),
                 want,
                 "{} row {} field {k}",
                 path.display(),
@@ -485,7 +488,7 @@ fn assert_reads_as_calamine_range(path: &Path, table: &str) {
         }
         for (j, &c) in extra_cols.iter().enumerate() {
             assert_eq!(
-                r.extra[j],
+                r.extra.at(j),
                 at(r.row, c),
                 "{} row {} extra {j}",
                 path.display(),

@@ -174,7 +174,9 @@ fn a_point_in_no_unit_is_an_issue_naming_the_nearest_unit_and_a_gcj02_shift() {
         .unwrap();
     let index = UnitIndex::new(units.clean.rows.iter().filter_map(|r| {
         match riskcensus_spatial::parse_wkb(r.geometry.as_deref()?).ok()? {
-            riskcensus_spatial::Geom::Polygon(mp) => Some((r.values[k].as_str()?.to_owned(), mp)),
+            riskcensus_spatial::Geom::Polygon(mp) => {
+                Some((r.values.at(k).as_str()?.to_owned(), mp))
+            }
             _ => None,
         }
     }));

@@ -714,15 +714,15 @@ fn point_in_polygon_agrees_with_declared_codes_except_at_injected_defects() {
         schema.field_index("lon").unwrap(),
         schema.field_index("lat").unwrap(),
     );
-    let num = |c: &riskcensus_ingest::RawCell| {
+    let num = |c: riskcensus_ingest::CellRef<'_>| {
         riskcensus_qc::coerce::coerce(c, riskcensus_schema::FieldType::Float)
             .ok()
             .and_then(|v| v.as_f64())
     };
     let mut disagree = BTreeSet::new();
     for r in &raw.rows {
-        let declared = r.cells[kt].display();
-        let (Some(x), Some(y)) = (num(&r.cells[klon]), num(&r.cells[klat])) else {
+        let declared = r.cells.at(kt).display();
+        let (Some(x), Some(y)) = (num(r.cells.at(klon)), num(r.cells.at(klat))) else {
             continue;
         };
         if !registry.contains(&declared) {
