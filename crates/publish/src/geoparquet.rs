@@ -116,25 +116,80 @@ fn arrow_schema_with(df: &DataFrame, key: &str, value: &str) -> String {
 }
 
 fn write_df(df: &mut DataFrame, path: &Path, geo: Option<String>) -> Result<()> {
+    let (f, tmp) = create_tmp(path)?;
+    parquet_writer(f, df, geo.as_deref())
+        .finish(df)
+        .map_err(|e| perr(path, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| perr(path, e))
+}
+
+/// The file a Parquet file is written to before it is renamed into place.
+fn create_tmp(path: &Path) -> Result<(std::fs::File, PathBuf)> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| perr(path, e))?;
     }
     let tmp = path.with_extension(format!("parquet.tmp-{}", std::process::id()));
     let f = std::fs::File::create(&tmp).map_err(|e| perr(path, e))?;
-    // The `geo` key goes into the footer (as GeoParquet requires) and into the embedded Arrow schema:
-    // pyarrow, and so geopandas, take schema metadata from the latter.
+    Ok((f, tmp))
+}
+
+/// The writer of every Parquet file the run publishes: Zstd, and the `geo` key (when given) in the
+/// footer, as GeoParquet requires, and in the embedded Arrow schema: pyarrow, and so geopandas,
+/// take schema metadata from the latter.
+fn parquet_writer(
+    f: std::fs::File,
+    df: &DataFrame,
+    geo: Option<&str>,
+) -> ParquetWriter<std::fs::File> {
     let kv = geo.map(|g| {
         KeyValueMetadata::from_static(vec![
-            ("ARROW:schema".to_owned(), arrow_schema_with(df, "geo", &g)),
-            ("geo".to_owned(), g),
+            ("ARROW:schema".to_owned(), arrow_schema_with(df, "geo", g)),
+            ("geo".to_owned(), g.to_owned()),
         ])
     });
     ParquetWriter::new(f)
         .with_compression(ParquetCompression::Zstd(None))
         .with_key_value_metadata(kv)
-        .finish(df)
-        .map_err(|e| perr(path, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| perr(path, e))
+}
+
+/// polars' default row-group size.
+const ROW_GROUP: usize = 512 * 512;
+
+/// The row groups `ParquetWriter::finish` cuts a one-chunk frame of `rows` rows into: `n = rows /
+/// 512²` groups (one when that is 0), all of `rows / n` rows but the last, which takes the rest.
+/// Written group by group with these bounds, a table's file is byte for byte the one `finish`
+/// writes from the whole frame, without the whole frame ever being in memory.
+fn row_groups(rows: usize) -> Vec<std::ops::Range<usize>> {
+    let n = rows / ROW_GROUP;
+    if n <= 1 {
+        return vec![0..rows];
+    }
+    let size = rows / n;
+    (0..n)
+        .map(|g| g * size..if g + 1 == n { rows } else { (g + 1) * size })
+        .collect()
+}
+
+/// A Parquet file written one row group at a time.
+struct GroupWriter {
+    writer: polars::io::parquet::write::BatchedWriter<std::fs::File>,
+    tmp: PathBuf,
+}
+
+impl GroupWriter {
+    /// Starts the file with the schema of `first`, the first row group.
+    fn create(path: &Path, first: &DataFrame, geo: Option<&str>) -> Result<GroupWriter> {
+        let (f, tmp) = create_tmp(path)?;
+        let writer = parquet_writer(f, first, geo)
+            .batched(first.schema())
+            .map_err(|e| perr(path, e))?;
+        Ok(GroupWriter { writer, tmp })
+    }
+
+    fn finish(self, path: &Path) -> Result<()> {
+        self.writer.finish().map_err(|e| perr(path, e))?;
+        std::fs::rename(&self.tmp, path).map_err(|e| perr(path, e))
+    }
 }
 
 /// Records turned into columns at a time: each batch's values are dropped once they are columns, so
@@ -158,23 +213,34 @@ fn write_table(
     let parts = partition_rows(run.region_code, &clean, assigned, units);
     let mut written = Vec::with_capacity(parts.len());
     for (county, idx) in parts {
-        let wkbs = take_geometries(&mut clean, point, &idx);
-        let mut cols = field_columns(schema, &names, &mut clean, &idx)?;
-        cols.extend(provenance_columns(&clean, files, assigned, &idx));
-        let geo = geometry_column(&wkbs, projjson).map(|(col, meta)| {
-            cols.push(col);
-            meta
-        });
-        drop(wkbs);
-        let mut df = DataFrame::new(idx.len(), cols)?;
         let path = run
             .out_dir
             .join("parquet")
             .join(&clean.table)
             .join(format!("county={county}"))
             .join("part-0.parquet");
-        write_df(&mut df, &path, geo)?;
-        written.push(path);
+        let mut wkbs = take_geometries(&mut clean, point, &idx);
+        let geo = geo_of(&wkbs, projjson);
+        let mut file: Option<GroupWriter> = None;
+        for g in row_groups(idx.len()) {
+            let rows = &idx[g.clone()];
+            let mut cols = field_columns(schema, &names, &mut clean, rows)?;
+            cols.extend(provenance_columns(&clean, files, assigned, rows));
+            if geo.is_some() {
+                cols.push(wkb_column(&wkbs[g.clone()]));
+            }
+            wkbs[g].fill(None);
+            let df = DataFrame::new(rows.len(), cols)?;
+            let w = match &mut file {
+                Some(w) => w,
+                None => file.insert(GroupWriter::create(&path, &df, geo.as_deref())?),
+            };
+            w.writer.write_batch(&df).map_err(|e| perr(&path, e))?;
+        }
+        if let Some(w) = file {
+            w.finish(&path)?;
+            written.push(path);
+        }
     }
     Ok(written)
 }
@@ -377,53 +443,59 @@ fn take_geometries(
 
 /// The `geometry` column of WKB values, with its `geo` metadata (types, bbox); None without any.
 fn geometry_column<W: AsRef<[u8]>>(wkbs: &[Option<W>], projjson: &str) -> Option<(Column, String)> {
+    let meta = geo_of(wkbs, projjson)?;
+    Some((wkb_column(wkbs), meta))
+}
+
+/// A `geometry` column of WKB values.
+fn wkb_column<W: AsRef<[u8]>>(wkbs: &[Option<W>]) -> Column {
+    let ca: BinaryChunked = wkbs.iter().map(|w| w.as_ref().map(AsRef::as_ref)).collect();
+    ca.with_name("geometry".into()).into_column()
+}
+
+/// The `geo` metadata of WKB values (geometry types, bounding box); None without any.
+fn geo_of<W: AsRef<[u8]>>(wkbs: &[Option<W>], projjson: &str) -> Option<String> {
     if wkbs.iter().all(Option::is_none) {
         return None;
     }
-    {
-        let mut bbox = [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ];
-        let mut types = std::collections::BTreeSet::new();
-        for w in wkbs.iter().flatten().map(AsRef::as_ref) {
-            match parse_wkb(w) {
-                Ok(Geom::Point(p)) => {
-                    types.insert("Point");
+    let mut bbox = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    let mut types = std::collections::BTreeSet::new();
+    for w in wkbs.iter().flatten().map(AsRef::as_ref) {
+        match parse_wkb(w) {
+            Ok(Geom::Point(p)) => {
+                types.insert("Point");
+                bbox = [
+                    bbox[0].min(p.x()),
+                    bbox[1].min(p.y()),
+                    bbox[2].max(p.x()),
+                    bbox[3].max(p.y()),
+                ];
+            }
+            Ok(Geom::Polygon(mp)) => {
+                types.insert(if w.get(1) == Some(&6) {
+                    "MultiPolygon"
+                } else {
+                    "Polygon"
+                });
+                if let Some(r) = geo::BoundingRect::bounding_rect(&mp) {
                     bbox = [
-                        bbox[0].min(p.x()),
-                        bbox[1].min(p.y()),
-                        bbox[2].max(p.x()),
-                        bbox[3].max(p.y()),
+                        bbox[0].min(r.min().x),
+                        bbox[1].min(r.min().y),
+                        bbox[2].max(r.max().x),
+                        bbox[3].max(r.max().y),
                     ];
                 }
-                Ok(Geom::Polygon(mp)) => {
-                    types.insert(if w.get(1) == Some(&6) {
-                        "MultiPolygon"
-                    } else {
-                        "Polygon"
-                    });
-                    if let Some(r) = geo::BoundingRect::bounding_rect(&mp) {
-                        bbox = [
-                            bbox[0].min(r.min().x),
-                            bbox[1].min(r.min().y),
-                            bbox[2].max(r.max().x),
-                            bbox[3].max(r.max().y),
-                        ];
-                    }
-                }
-                _ => {}
             }
+            _ => {}
         }
-        let types: Vec<&str> = types.into_iter().collect();
-        let ca: BinaryChunked = wkbs.iter().map(|w| w.as_ref().map(AsRef::as_ref)).collect();
-        Some((
-            ca.with_name("geometry".into()).into_column(),
-            geo_metadata(projjson, &types, bbox),
-        ))
     }
+    let types: Vec<&str> = types.into_iter().collect();
+    Some(geo_metadata(projjson, &types, bbox))
 }
 
 /// PROJJSON of CGCS2000 (EPSG:4490), longitude first.
