@@ -277,10 +277,11 @@ pub fn is_hazard_table(schema: &TableSchema) -> Option<String> {
         .then(|| name.to_owned())
 }
 
-/// Where a record is: its point (or a point inside its footprint) and footprint.
+/// Where a record is: its point, or a point inside its footprint. The footprint itself is not
+/// kept: parsed, a million footprints take about 200 MB, so [`assign`] parses each again from its
+/// WKB when it needs it.
 pub struct Located {
     pub point: Option<(f64, f64)>,
-    pub footprint: Option<MultiPolygon>,
 }
 
 /// The lon/lat fields a schema's point rule names.
@@ -315,7 +316,7 @@ pub fn locate(table: &CleanTable, schema: &TableSchema) -> Vec<Located> {
                     .and_then(|f| f.interior_point())
                     .map(|c| (c.x(), c.y()))
             });
-            Located { point, footprint }
+            Located { point }
         })
         .collect()
 }
@@ -403,8 +404,8 @@ pub fn assign(
                 .as_deref()
                 .filter(|_| !r.unit_from_point)
                 .and_then(unit_of);
-            if let Some(fp) = &l.footprint
-                && let Some(u) = units.largest_overlap(fp)
+            if let Some(Ok(Geom::Polygon(fp))) = r.geometry.as_deref().map(parse_wkb)
+                && let Some(u) = units.largest_overlap(&fp)
             {
                 return (Some(u.to_owned()), 2);
             }
