@@ -45,20 +45,90 @@ const SHP_HEADER: usize = 100;
 /// `.shp`/`.shx` file code, big-endian at byte 0.
 const SHP_FILE_CODE: i32 = 9994;
 
-fn be_i32(b: &[u8], at: usize) -> Option<i32> {
-    Some(i32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+fn be_i32(src: &mut impl Source, at: usize) -> Option<i32> {
+    Some(i32::from_be_bytes(src.get(at, 4)?.try_into().ok()?))
+}
+
+/// Bytes the walkers below read, forward: a file's, through a window, or a slice's.
+pub trait Source {
+    fn len(&self) -> usize;
+    /// `n` bytes from `at`; `None` past the end.
+    fn get(&mut self, at: usize, n: usize) -> Option<&[u8]>;
+}
+
+impl Source for &[u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+
+    fn get(&mut self, at: usize, n: usize) -> Option<&[u8]> {
+        <[u8]>::get(self, at..at.checked_add(n)?)
+    }
+}
+
+/// A file read through a 1 MB window that moves forward as the walk does, so that a part is
+/// counted without being held: the `.dbf` of a million buildings is over 600 MB.
+pub struct FileWindow {
+    file: std::fs::File,
+    len: usize,
+    start: usize,
+    buf: Vec<u8>,
+    /// The first read that failed: the walk then sees the file end there, and the count is refused.
+    pub(crate) error: Option<std::io::Error>,
+}
+
+const WINDOW: usize = 1 << 20;
+
+impl FileWindow {
+    pub fn open(path: &Path) -> std::io::Result<FileWindow> {
+        let file = std::fs::File::open(path)?;
+        let len = usize::try_from(file.metadata()?.len()).unwrap_or(usize::MAX);
+        Ok(FileWindow {
+            file,
+            len,
+            start: 0,
+            buf: Vec::new(),
+            error: None,
+        })
+    }
+}
+
+impl Source for FileWindow {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn get(&mut self, at: usize, n: usize) -> Option<&[u8]> {
+        let end = at.checked_add(n).filter(|&e| e <= self.len)?;
+        if at < self.start || end > self.start + self.buf.len() {
+            use std::os::unix::fs::FileExt;
+            let want = n.max(WINDOW).min(self.len - at);
+            self.buf.resize(want, 0);
+            if let Err(e) = self.file.read_exact_at(&mut self.buf, at as u64) {
+                self.buf.clear();
+                self.error.get_or_insert(e);
+                return None;
+            }
+            self.start = at;
+        }
+        self.buf.get(at - self.start..end - self.start)
+    }
 }
 
 /// Whole records of a `.shp`: walks the 8-byte record headers (number, content length in 16-bit
 /// words) until the bytes end; a record cut short is not counted. `Err` names what is wrong.
-pub fn shp_records(bytes: &[u8]) -> Result<u64, String> {
-    if bytes.len() < SHP_HEADER || be_i32(bytes, 0) != Some(SHP_FILE_CODE) {
+pub fn shp_records(mut bytes: &[u8]) -> Result<u64, String> {
+    shp_walk(&mut bytes)
+}
+
+fn shp_walk(src: &mut impl Source) -> Result<u64, String> {
+    if src.len() < SHP_HEADER || be_i32(src, 0) != Some(SHP_FILE_CODE) {
         return Err("the .shp header is missing or is not a shapefile header".into());
     }
     let mut pos = SHP_HEADER;
     let mut n = 0u64;
-    while pos + 8 <= bytes.len() {
-        let Some(words) = be_i32(bytes, pos + 4) else {
+    while pos + 8 <= src.len() {
+        let Some(words) = be_i32(src, pos + 4) else {
             break;
         };
         if words < 0 {
@@ -67,7 +137,7 @@ pub fn shp_records(bytes: &[u8]) -> Result<u64, String> {
             ));
         }
         let end = pos + 8 + words as usize * 2;
-        if end > bytes.len() {
+        if end > src.len() {
             break;
         }
         n += 1;
@@ -77,48 +147,57 @@ pub fn shp_records(bytes: &[u8]) -> Result<u64, String> {
 }
 
 /// Index entries of a `.shx` (8 bytes each after the 100-byte header).
-pub fn shx_records(bytes: &[u8]) -> Result<u64, String> {
-    if bytes.len() < SHP_HEADER || be_i32(bytes, 0) != Some(SHP_FILE_CODE) {
+pub fn shx_records(mut bytes: &[u8]) -> Result<u64, String> {
+    shx_walk(&mut bytes)
+}
+
+fn shx_walk(src: &mut impl Source) -> Result<u64, String> {
+    if src.len() < SHP_HEADER || be_i32(src, 0) != Some(SHP_FILE_CODE) {
         return Err("the .shx header is missing or is not a shapefile index header".into());
     }
     // The header's file length (in 16-bit words) against the bytes there: a cut-short index.
-    let declared = be_i32(bytes, 24).unwrap_or(0) as i64 * 2;
-    if declared > bytes.len() as i64 {
+    let declared = be_i32(src, 24).unwrap_or(0) as i64 * 2;
+    let len = src.len();
+    if declared > len as i64 {
         return Err(format!(
             "the .shx header declares {declared} bytes ({} index records) but the file has {} bytes ({} records): the index is cut short",
             (declared - SHP_HEADER as i64).max(0) / 8,
-            bytes.len(),
-            (bytes.len() - SHP_HEADER) / 8
+            len,
+            (len - SHP_HEADER) / 8
         ));
     }
-    Ok(((bytes.len() - SHP_HEADER) / 8) as u64)
+    Ok(((len - SHP_HEADER) / 8) as u64)
 }
 
 /// What a `.dbf` declares and holds: (declared, present, deleted record numbers).
-pub fn dbf_records(bytes: &[u8]) -> Result<(u64, u64, Vec<u32>), String> {
-    if bytes.len() < 32 {
+pub fn dbf_records(mut bytes: &[u8]) -> Result<(u64, u64, Vec<u32>), String> {
+    dbf_walk(&mut bytes)
+}
+
+fn dbf_walk(src: &mut impl Source) -> Result<(u64, u64, Vec<u32>), String> {
+    let Some(head) = src.get(0, 32) else {
         return Err("the .dbf header is shorter than 32 bytes".into());
-    }
-    let declared = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as u64;
-    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
-    let record_len = u16::from_le_bytes([bytes[10], bytes[11]]) as usize;
+    };
+    let declared = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as u64;
+    let header_len = u16::from_le_bytes([head[8], head[9]]) as usize;
+    let record_len = u16::from_le_bytes([head[10], head[11]]) as usize;
     if header_len < 32 || record_len == 0 {
         return Err(format!(
             "the .dbf header is corrupt (header length {header_len}, record length {record_len})"
         ));
     }
-    if header_len > bytes.len() {
+    let len = src.len();
+    if header_len > len {
         return Err(format!(
-            "the .dbf header says its records start at byte {header_len}, beyond the end of the file ({} bytes)",
-            bytes.len()
+            "the .dbf header says its records start at byte {header_len}, beyond the end of the file ({len} bytes)"
         ));
     }
-    let body = bytes.get(header_len..).unwrap_or(&[]);
     // The optional end-of-file marker (0x1A) after the last record is not a record.
-    let present = (body.len() / record_len) as u64;
+    let present = ((len - header_len) / record_len) as u64;
     let mut deleted = Vec::new();
-    for (k, record) in body.chunks_exact(record_len).enumerate() {
-        if record[0] == b'*' && (k as u64) < declared.max(present) {
+    for k in 0..present.min(declared.max(present)) {
+        let at = header_len + k as usize * record_len;
+        if src.get(at, 1) == Some(b"*") {
             deleted.push(k as u32 + 1);
         }
     }
@@ -130,10 +209,21 @@ pub fn shapefile(shp: &Path, shx: &Path, dbf: &Path) -> Result<ShapefileCounts, 
     fn named<T>(p: &Path, r: Result<T, String>) -> Result<T, (String, String)> {
         r.map_err(|m| (p.display().to_string(), m))
     }
-    let read = |p: &Path| std::fs::read(p).map_err(|e| (p.display().to_string(), e.to_string()));
-    let shp_n = named(shp, shp_records(&read(shp)?))?;
-    let shx_n = named(shx, shx_records(&read(shx)?))?;
-    let (dbf_declared, dbf_present, deleted) = named(dbf, dbf_records(&read(dbf)?))?;
+    fn walk<T>(
+        p: &Path,
+        f: impl FnOnce(&mut FileWindow) -> Result<T, String>,
+    ) -> Result<T, (String, String)> {
+        let at = || p.display().to_string();
+        let mut w = FileWindow::open(p).map_err(|e| (at(), e.to_string()))?;
+        let got = f(&mut w);
+        match w.error {
+            Some(e) => Err((at(), e.to_string())),
+            None => named(p, got),
+        }
+    }
+    let shp_n = walk(shp, shp_walk)?;
+    let shx_n = walk(shx, shx_walk)?;
+    let (dbf_declared, dbf_present, deleted) = walk(dbf, dbf_walk)?;
     Ok(ShapefileCounts {
         shp: shp_n,
         shx: shx_n,
@@ -276,6 +366,32 @@ mod tests {
         }
         b.push(0x1A);
         b
+    }
+
+    /// Parts larger than the window, walked from the file, count as from their bytes: records
+    /// straddling the window's edges, a deleted record past the first window, a cut last record.
+    #[test]
+    fn parts_counted_through_the_window_count_as_from_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut shp = shp_header(0);
+        for n in 1..=100_000 {
+            shp.extend(point_record(n));
+        }
+        shp.truncate(shp.len() - 3);
+        let mut flags = vec![b' '; 500_000];
+        flags[300_000] = b'*';
+        flags[499_999] = b'*';
+        let mut d = dbf(500_000, &flags);
+        d.truncate(d.len() - 2);
+        for (name, bytes) in [("a.shp", &shp), ("a.dbf", &d)] {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let mut w = FileWindow::open(&dir.path().join("a.shp")).unwrap();
+        assert_eq!(shp_walk(&mut w), shp_records(&shp));
+        assert_eq!(shp_records(&shp), Ok(99_999));
+        let mut w = FileWindow::open(&dir.path().join("a.dbf")).unwrap();
+        assert_eq!(dbf_walk(&mut w), dbf_records(&d));
+        assert_eq!(dbf_records(&d), Ok((500_000, 499_999, vec![300_001])));
     }
 
     #[test]

@@ -26,10 +26,27 @@ fn sibling(path: &Path, ext: &str) -> Option<PathBuf> {
 
 /// Guesses the text encoding of a DBF from its character fields: `None` when all ASCII.
 fn detect_dbf_encoding(dbf: &Path) -> Result<Option<&'static str>> {
-    let bytes = std::fs::read(dbf).map_err(|e| Error::Gdal {
+    use crate::count::Source;
+    let io = |e: std::io::Error| Error::Gdal {
         path: dbf.to_owned(),
         message: e.to_string(),
-    })?;
+    };
+    // The header and the first records the guess looks at, not the whole file (600 MB at a
+    // million buildings).
+    let mut file = crate::count::FileWindow::open(dbf).map_err(io)?;
+    let wanted = match file.get(0, 12) {
+        Some(h) => {
+            let header_len = u16::from_le_bytes([h[8], h[9]]) as usize;
+            let record_len = u16::from_le_bytes([h[10], h[11]]) as usize;
+            header_len + record_len * 5_000
+        }
+        None => 12,
+    };
+    let got = wanted.min(file.len());
+    let bytes = file.get(0, got).unwrap_or_default().to_vec();
+    if let Some(e) = file.error {
+        return Err(io(e));
+    }
     let corrupt = || Error::Gdal {
         path: dbf.to_owned(),
         message: "DBF header is truncated or corrupt".into(),
