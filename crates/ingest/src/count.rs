@@ -52,6 +52,9 @@ fn be_i32(src: &mut impl Source, at: usize) -> Option<i32> {
 /// Bytes the walkers below read, forward: a file's, through a window, or a slice's.
 pub trait Source {
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// `n` bytes from `at`; `None` past the end.
     fn get(&mut self, at: usize, n: usize) -> Option<&[u8]>;
 }

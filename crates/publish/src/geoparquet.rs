@@ -160,10 +160,7 @@ const ROW_GROUP: usize = 512 * 512;
 /// Written group by group with these bounds, a table's file is byte for byte the one `finish`
 /// writes from the whole frame, without the whole frame ever being in memory.
 fn row_groups(rows: usize) -> Vec<std::ops::Range<usize>> {
-    let n = rows / ROW_GROUP;
-    if n <= 1 {
-        return vec![0..rows];
-    }
+    let n = (rows / ROW_GROUP).max(1);
     let size = rows / n;
     (0..n)
         .map(|g| g * size..if g + 1 == n { rows } else { (g + 1) * size })
@@ -1043,4 +1040,53 @@ fn structure_entry(name: &str, ty: &str) -> Option<DictEntry> {
         "栋".into(),
         format!("buildings of structure {structure}"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table written group by group is the file `finish` writes from the whole frame, for one
+    /// group, and for several with the last taking the rest.
+    #[test]
+    fn a_table_written_by_row_groups_is_the_file_finish_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        for rows in [1_000usize, 2 * ROW_GROUP + 12_345] {
+            let frame = |r: std::ops::Range<usize>| {
+                let ids: Vec<i64> = r.clone().map(|i| i as i64).collect();
+                let names: Vec<Option<String>> = r
+                    .map(|i| (i % 7 != 0).then(|| format!("红塔区房屋{}", i % 1_000)))
+                    .collect();
+                DataFrame::new(
+                    ids.len(),
+                    vec![
+                        Column::new("id".into(), ids),
+                        Column::new("name".into(), names),
+                    ],
+                )
+                .unwrap()
+            };
+            let whole = dir.path().join(format!("whole-{rows}.parquet"));
+            write_df(&mut frame(0..rows), &whole, Some("{}".into())).unwrap();
+            let grouped = dir.path().join(format!("grouped-{rows}.parquet"));
+            let groups = row_groups(rows);
+            assert_eq!(groups.len(), (rows / ROW_GROUP).max(1));
+            assert_eq!(groups.last().unwrap().end, rows);
+            let mut w: Option<GroupWriter> = None;
+            for g in groups {
+                let df = frame(g);
+                let w = match &mut w {
+                    Some(w) => w,
+                    None => w.insert(GroupWriter::create(&grouped, &df, Some("{}")).unwrap()),
+                };
+                w.writer.write_batch(&df).unwrap();
+            }
+            w.unwrap().finish(&grouped).unwrap();
+            let (a, b) = (
+                std::fs::read(&whole).unwrap(),
+                std::fs::read(&grouped).unwrap(),
+            );
+            assert!(a == b, "{rows} rows: the files differ");
+        }
+    }
 }
