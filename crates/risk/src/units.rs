@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use geo::{
-    Area, BooleanOps, BoundingRect, Centroid, Contains, InteriorPoint, Intersects, MultiPolygon,
-    Rect,
+    Area, BooleanOps, BoundingRect, Centroid, InteriorPoint, Intersects, MultiPolygon, Rect,
 };
 use rayon::prelude::*;
 use riskcensus_qc::{CleanTable, ValueRef};
@@ -113,7 +112,13 @@ impl UnitSet {
             .filter(|u| u.bbox.is_some_and(|ub| boxes_meet(&ub, &bb)))
             .collect();
         if let Some(ip) = footprint.interior_point() {
-            let mut home = near.iter().filter(|u| u.shape.contains(&ip));
+            // The units containing it, as the index (and its grid) finds them.
+            let inside: Vec<&str> = self
+                .index
+                .containing(ip.x(), ip.y())
+                .map(|k| self.index.code(k))
+                .collect();
+            let mut home = near.iter().filter(|u| inside.contains(&u.code.as_str()));
             // Another unit touches the footprint only if its boundary crosses the footprint's box:
             // a box no boundary crosses is all on the side of its interior point, which is outside
             // every unit but home (checked exactly, with the polygons, only when a boundary is near).

@@ -255,6 +255,107 @@ pub struct UnitIndex {
     codes: Vec<String>,
     shapes: Vec<MultiPolygon>,
     tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
+    grid: Option<Grid>,
+}
+
+/// Cells per side of a [`Grid`].
+const GRID: usize = 128;
+
+/// A grid over the shapes' extent. A cell that no boundary segment's box comes near lies wholly on
+/// one side of every ring, so every point in it is in the shapes its centre is in: those cells keep
+/// that answer, and a point in one is answered without walking a ring (most points of a county,
+/// against townships or hazard zones). Points in the cells a segment's box meets, and points off the
+/// grid, get the exact test.
+struct Grid {
+    min: [f64; 2],
+    step: [f64; 2],
+    /// Per cell, `(start, end)` in `inside` of the shapes containing it; `MIXED` for the exact test.
+    cells: Vec<(u32, u32)>,
+    inside: Vec<u32>,
+}
+
+const MIXED: (u32, u32) = (u32::MAX, u32::MAX);
+
+impl Grid {
+    fn new(index: &UnitIndex) -> Option<Grid> {
+        let mut extent = index.shapes.iter().filter_map(|s| s.bounding_rect());
+        let first = extent.next()?;
+        let (lo, hi) = extent.fold((first.min(), first.max()), |(lo, hi), r| {
+            (
+                Coord {
+                    x: lo.x.min(r.min().x),
+                    y: lo.y.min(r.min().y),
+                },
+                Coord {
+                    x: hi.x.max(r.max().x),
+                    y: hi.y.max(r.max().y),
+                },
+            )
+        });
+        let step = [(hi.x - lo.x) / GRID as f64, (hi.y - lo.y) / GRID as f64];
+        if !(step[0] > 0.0 && step[1] > 0.0 && step[0].is_finite() && step[1].is_finite()) {
+            return None;
+        }
+        let mut grid = Grid {
+            min: [lo.x, lo.y],
+            step,
+            cells: vec![(0, 0); GRID * GRID],
+            inside: Vec::new(),
+        };
+        // A segment marks the cells its box meets, widened by a millionth of a cell: far more than
+        // the rounding of a point's cell (about 1e-12 of a cell at county coordinates).
+        let span = |v: f64, w: f64, axis: usize| {
+            let a = ((v - grid.min[axis]) / grid.step[axis] - 1e-6).floor();
+            let b = ((w - grid.min[axis]) / grid.step[axis] + 1e-6).floor();
+            let clamp = |f: f64| f.clamp(0.0, (GRID - 1) as f64) as usize;
+            clamp(a)..=clamp(b)
+        };
+        let mut mixed = vec![false; GRID * GRID];
+        for shape in &index.shapes {
+            for p in &shape.0 {
+                for ring in std::iter::once(p.exterior()).chain(p.interiors()) {
+                    for l in ring.lines() {
+                        let xs = span(l.start.x.min(l.end.x), l.start.x.max(l.end.x), 0);
+                        let ys = span(l.start.y.min(l.end.y), l.start.y.max(l.end.y), 1);
+                        for iy in ys {
+                            for ix in xs.clone() {
+                                mixed[iy * GRID + ix] = true;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (c, &m) in mixed.iter().enumerate() {
+            if m {
+                grid.cells[c] = MIXED;
+                continue;
+            }
+            let (ix, iy) = (c % GRID, c / GRID);
+            let x = grid.min[0] + (ix as f64 + 0.5) * grid.step[0];
+            let y = grid.min[1] + (iy as f64 + 0.5) * grid.step[1];
+            let start = grid.inside.len() as u32;
+            let mut found: Vec<usize> = index.containing_exact(x, y).collect();
+            found.sort_unstable();
+            grid.inside.extend(found.into_iter().map(|k| k as u32));
+            grid.cells[c] = (start, grid.inside.len() as u32);
+        }
+        Some(grid)
+    }
+
+    /// The shapes containing a point, when its cell knows them.
+    fn lookup(&self, x: f64, y: f64) -> Option<&[u32]> {
+        let fx = (x - self.min[0]) / self.step[0];
+        let fy = (y - self.min[1]) / self.step[1];
+        if !(fx >= 0.0 && fy >= 0.0 && fx < GRID as f64 && fy < GRID as f64) {
+            return None;
+        }
+        let (start, end) = self.cells[fy as usize * GRID + fx as usize];
+        if (start, end) == MIXED {
+            return None;
+        }
+        self.inside.get(start as usize..end as usize)
+    }
 }
 
 impl UnitIndex {
@@ -273,11 +374,14 @@ impl UnitIndex {
                 shapes.push(mp);
             }
         }
-        UnitIndex {
+        let mut index = UnitIndex {
             codes,
             shapes,
             tree: RTree::bulk_load(boxes),
-        }
+            grid: None,
+        };
+        index.grid = Grid::new(&index);
+        index
     }
 
     pub fn len(&self) -> usize {
@@ -293,18 +397,29 @@ impl UnitIndex {
         if !lon.is_finite() || !lat.is_finite() {
             return None;
         }
-        let p = Point::new(lon, lat);
-        self.tree
-            .locate_all_at_point(&[lon, lat])
-            .map(|g| g.data)
-            .filter(|&k| self.shapes[k].contains(&p))
-            .min()
-            .map(|k| self.codes[k].as_str())
+        let k = match self.grid.as_ref().and_then(|g| g.lookup(lon, lat)) {
+            Some(inside) => inside.first().map(|&k| k as usize),
+            None => self.containing_exact(lon, lat).min(),
+        };
+        k.map(|k| self.codes[k].as_str())
     }
 
     /// The positions (in the order the units were given) of every unit containing the point, in
     /// no particular order: for layers whose polygons may overlap (hazard zones).
     pub fn containing(&self, lon: f64, lat: f64) -> impl Iterator<Item = usize> + '_ {
+        let known = (lon.is_finite() && lat.is_finite())
+            .then(|| self.grid.as_ref()?.lookup(lon, lat))
+            .flatten();
+        let exact = known.is_none();
+        known
+            .into_iter()
+            .flatten()
+            .map(|&k| k as usize)
+            .chain(self.containing_exact(lon, lat).take_while(move |_| exact))
+    }
+
+    /// [`UnitIndex::containing`] by testing the point against every unit whose box holds it.
+    fn containing_exact(&self, lon: f64, lat: f64) -> impl Iterator<Item = usize> + '_ {
         let p = Point::new(lon, lat);
         let finite = lon.is_finite() && lat.is_finite();
         self.tree
@@ -339,6 +454,11 @@ impl UnitIndex {
             }
         }
         best.map(|(k, _, m)| (self.codes[k].as_str(), m))
+    }
+
+    /// The code of the unit at a position [`UnitIndex::containing`] gives.
+    pub fn code(&self, k: usize) -> &str {
+        &self.codes[k]
     }
 
     pub fn contains_code(&self, code: &str) -> bool {
@@ -441,6 +561,99 @@ pub fn boundary_problems(units: &[(String, Vec<u8>)], tolerance: f64) -> Vec<Bou
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The grid answers as the exact test does, everywhere: on a grid of points finer than its
+    /// cells, on every vertex and edge midpoint (boundary points are in no unit), and at random
+    /// points; for units sharing a jagged boundary, a concave unit with a hole, and zones that
+    /// overlap.
+    #[test]
+    fn the_grid_answers_as_the_exact_test() {
+        use geo::{MultiPolygon, polygon};
+        let jag = |x: f64| 24.0 + 0.05 * ((x * 37.0).sin() + (x * 91.0).cos());
+        let xs: Vec<f64> = (0..=60).map(|i| 102.0 + i as f64 * 0.005).collect();
+        let mut south: Vec<(f64, f64)> = xs.iter().map(|&x| (x, jag(x))).collect();
+        south.extend([(102.3, 23.8), (102.0, 23.8)]);
+        let mut north: Vec<(f64, f64)> = xs.iter().rev().map(|&x| (x, jag(x))).collect();
+        north.extend([(102.0, 24.3), (102.3, 24.3)]);
+        let ring = |pts: &[(f64, f64)]| {
+            let mut v: Vec<Coord> = pts.iter().map(|&(x, y)| Coord { x, y }).collect();
+            v.push(v[0]);
+            LineString(v)
+        };
+        let concave = Polygon::new(
+            ring(&[
+                (102.31, 23.8),
+                (102.6, 23.8),
+                (102.6, 24.3),
+                (102.45, 24.0),
+                (102.31, 24.3),
+            ]),
+            vec![ring(&[
+                (102.5, 23.85),
+                (102.55, 23.85),
+                (102.55, 23.9),
+                (102.5, 23.9),
+            ])],
+        );
+        let overlapping: Polygon = polygon![(x: 102.1, y: 23.9), (x: 102.5, y: 23.9), (x: 102.5, y: 24.1), (x: 102.1, y: 24.1)];
+        let shapes = vec![
+            MultiPolygon(vec![Polygon::new(ring(&south), vec![])]),
+            MultiPolygon(vec![Polygon::new(ring(&north), vec![])]),
+            MultiPolygon(vec![concave]),
+            MultiPolygon(vec![overlapping]),
+        ];
+        let index = UnitIndex::new(
+            shapes
+                .iter()
+                .enumerate()
+                .map(|(k, s)| (k.to_string(), s.clone())),
+        );
+        assert!(index.grid.is_some());
+        let mut points: Vec<(f64, f64)> = Vec::new();
+        for i in 0..=500 {
+            for j in 0..=500 {
+                points.push((101.99 + i as f64 * 0.00124, 23.79 + j as f64 * 0.00104));
+            }
+        }
+        for s in &shapes {
+            for p in &s.0 {
+                for r in std::iter::once(p.exterior()).chain(p.interiors()) {
+                    for l in r.lines() {
+                        points.push((l.start.x, l.start.y));
+                        points.push(((l.start.x + l.end.x) / 2.0, (l.start.y + l.end.y) / 2.0));
+                    }
+                }
+            }
+        }
+        let mut seed = 7u64;
+        for _ in 0..50_000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let (a, b) = (
+                (seed >> 11) as f64 / (1u64 << 53) as f64,
+                (seed >> 3 & 0xffff) as f64 / 65536.0,
+            );
+            points.push((101.99 + a * 0.63, 23.79 + b * 0.53));
+        }
+        let mut by_grid = 0;
+        for &(x, y) in &points {
+            let mut exact: Vec<usize> = index.containing_exact(x, y).collect();
+            exact.sort_unstable();
+            let mut got: Vec<usize> = index.containing(x, y).collect();
+            got.sort_unstable();
+            assert_eq!(got, exact, "containing at {x}, {y}");
+            let want = exact.iter().min().map(|k| k.to_string());
+            assert_eq!(
+                index.locate(x, y).map(str::to_owned),
+                want,
+                "locate at {x}, {y}"
+            );
+            by_grid += usize::from(index.grid.as_ref().unwrap().lookup(x, y).is_some());
+        }
+        // Most points are answered by their cell, even around this jagged boundary.
+        assert!(by_grid * 2 > points.len(), "{by_grid} of {}", points.len());
+    }
 
     fn square_wkb(x0: f64, y0: f64, s: f64) -> Vec<u8> {
         let ring = [
