@@ -326,19 +326,23 @@ impl Grid {
                 }
             }
         }
+        // Along a row, neighbouring cells that no segment comes near are in the same shapes (the
+        // line between their centres crosses no boundary), so each run of them is tested once.
         for (c, &m) in mixed.iter().enumerate() {
-            if m {
-                grid.cells[c] = MIXED;
-                continue;
-            }
             let (ix, iy) = (c % GRID, c / GRID);
-            let x = grid.min[0] + (ix as f64 + 0.5) * grid.step[0];
-            let y = grid.min[1] + (iy as f64 + 0.5) * grid.step[1];
-            let start = grid.inside.len() as u32;
-            let mut found: Vec<usize> = index.containing_exact(x, y).collect();
-            found.sort_unstable();
-            grid.inside.extend(found.into_iter().map(|k| k as u32));
-            grid.cells[c] = (start, grid.inside.len() as u32);
+            grid.cells[c] = if m {
+                MIXED
+            } else if ix > 0 && !mixed[c - 1] {
+                grid.cells[c - 1]
+            } else {
+                let x = grid.min[0] + (ix as f64 + 0.5) * grid.step[0];
+                let y = grid.min[1] + (iy as f64 + 0.5) * grid.step[1];
+                let start = grid.inside.len() as u32;
+                let mut found: Vec<usize> = index.containing_exact(x, y).collect();
+                found.sort_unstable();
+                grid.inside.extend(found.into_iter().map(|k| k as u32));
+                (start, grid.inside.len() as u32)
+            };
         }
         Some(grid)
     }
