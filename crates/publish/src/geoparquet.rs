@@ -189,6 +189,28 @@ impl GroupWriter {
     }
 }
 
+/// Writes each frame `groups` gives as the next row group of one file, built as it is needed;
+/// `false` (no file) when there is none.
+fn write_groups(
+    path: &Path,
+    geo: Option<&str>,
+    groups: impl Iterator<Item = Result<DataFrame>>,
+) -> Result<bool> {
+    let mut file: Option<GroupWriter> = None;
+    for df in groups {
+        let df = df?;
+        let w = match &mut file {
+            Some(w) => w,
+            None => file.insert(GroupWriter::create(path, &df, geo)?),
+        };
+        w.writer.write_batch(&df).map_err(|e| perr(path, e))?;
+    }
+    match file {
+        Some(w) => w.finish(path).map(|()| true),
+        None => Ok(false),
+    }
+}
+
 /// Records turned into columns at a time: each batch's values are dropped once they are columns, so
 /// a table's records and its columns are not held at once.
 const FRAME_BATCH: usize = 1 << 16;
@@ -218,8 +240,7 @@ fn write_table(
             .join("part-0.parquet");
         let mut wkbs = take_geometries(&mut clean, point, &idx);
         let geo = geo_of(&wkbs, projjson);
-        let mut file: Option<GroupWriter> = None;
-        for g in row_groups(idx.len()) {
+        let groups = row_groups(idx.len()).into_iter().map(|g| {
             let rows = &idx[g.clone()];
             let mut cols = field_columns(schema, &names, &mut clean, rows)?;
             cols.extend(provenance_columns(&clean, files, assigned, rows));
@@ -227,15 +248,9 @@ fn write_table(
                 cols.push(wkb_column(&wkbs[g.clone()]));
             }
             wkbs[g].fill(None);
-            let df = DataFrame::new(rows.len(), cols)?;
-            let w = match &mut file {
-                Some(w) => w,
-                None => file.insert(GroupWriter::create(&path, &df, geo.as_deref())?),
-            };
-            w.writer.write_batch(&df).map_err(|e| perr(&path, e))?;
-        }
-        if let Some(w) = file {
-            w.finish(&path)?;
+            Ok(DataFrame::new(rows.len(), cols)?)
+        });
+        if write_groups(&path, geo.as_deref(), groups)? {
             written.push(path);
         }
     }
@@ -1072,16 +1087,14 @@ mod tests {
             let groups = row_groups(rows);
             assert_eq!(groups.len(), (rows / ROW_GROUP).max(1));
             assert_eq!(groups.last().unwrap().end, rows);
-            let mut w: Option<GroupWriter> = None;
-            for g in groups {
-                let df = frame(g);
-                let w = match &mut w {
-                    Some(w) => w,
-                    None => w.insert(GroupWriter::create(&grouped, &df, Some("{}")).unwrap()),
-                };
-                w.writer.write_batch(&df).unwrap();
-            }
-            w.unwrap().finish(&grouped).unwrap();
+            assert!(
+                write_groups(
+                    &grouped,
+                    Some("{}"),
+                    groups.into_iter().map(|g| Ok(frame(g)))
+                )
+                .unwrap()
+            );
             let (a, b) = (
                 std::fs::read(&whole).unwrap(),
                 std::fs::read(&grouped).unwrap(),
