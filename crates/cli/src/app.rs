@@ -520,13 +520,46 @@ fn schema(table: Option<&str>, dir: Option<&std::path::Path>) -> Result<i32> {
                 if !f.aliases.is_empty() {
                     println!("{:<12} aliases: {}", "", f.aliases.join(", "));
                 }
+                if f.multiple {
+                    println!(
+                        "{:<12} multiple choice of {}",
+                        "",
+                        f.codes.as_deref().unwrap_or("")
+                    );
+                }
+                if let Some(c) = &f.citation {
+                    println!("{:<12} source: {c}", "");
+                }
             }
+            print_keys_and_rules(t);
             println!(
                 "Headers match a field by its code, 名称, name_en or an alias (spaces, full-width forms and case ignored); map other headers in the pipeline: columns = {{ \"<header>\" = \"<field>\" }} under [[inputs]] or [units]."
             );
         }
     }
     Ok(EXIT_OK)
+}
+
+/// The table's key and its rules, each with its source, as `riskcensus schema T` lists them.
+fn print_keys_and_rules(t: &riskcensus_schema::TableSchema) {
+    if t.primary_key.is_empty() {
+        println!("primary key: none");
+    } else {
+        println!("primary key: {}", t.primary_key.join(" + "));
+    }
+    if let Some(n) = &t.primary_key_note {
+        println!("{:<12} {n}", "");
+    }
+    if t.rules.is_empty() {
+        return;
+    }
+    println!("rules:");
+    for (rule, citation) in t.rules.iter().zip(&t.rule_citations) {
+        println!("  {:<17} {}", rule.kind(), rule.describe());
+        if let Some(c) = citation {
+            println!("  {:<17} source: {c}", "");
+        }
+    }
 }
 
 fn inspect(
@@ -712,8 +745,5 @@ fn query(dir: &std::path::Path, sql: &str, to: Option<&std::path::Path>) -> Resu
 }
 
 fn bound(b: riskcensus_schema::Bound) -> String {
-    match b {
-        riskcensus_schema::Bound::Value(v) => format!("{v}"),
-        riskcensus_schema::Bound::ReferenceYear => "reference_year".into(),
-    }
+    b.describe()
 }

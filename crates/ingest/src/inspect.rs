@@ -292,8 +292,11 @@ fn layer_part(schemas: &[&TableSchema], input: &Input, name: String) -> Result<P
         category: String::new(),
         geometry: GeometryKind::None,
         primary_key: Vec::new(),
+        primary_key_note: None,
         fields: Vec::new(),
         rules: Vec::new(),
+        rule_citations: Vec::new(),
+        citation: None,
         source: String::new(),
     };
     let one = Input {

@@ -361,37 +361,7 @@ fn cell_ref(tag: u8, b: &[u8]) -> CellRef<'_> {
     }
 }
 
-/// Days since 1970-01-01 of a civil date, if the date exists.
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> Option<i32> {
-    if !(1..=12).contains(&m) || d == 0 {
-        return None;
-    }
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let dim = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ][m as usize - 1];
-    if d > dim {
-        return None;
-    }
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    i32::try_from(era * 146_097 + doe - 719_468).ok()
-}
+pub use riskcensus_schema::days_from_civil;
 
 /// A number without a spurious `.0`.
 pub fn format_number(v: f64) -> String {

@@ -40,8 +40,10 @@ fn field(code: &str, header: &str, name_en: &str, ty: FieldType, key: bool) -> F
         max: None,
         pattern: None,
         codes: None,
+        multiple: false,
         unique: key,
         description: None,
+        citation: None,
     }
 }
 
@@ -53,8 +55,11 @@ fn table(fields: Vec<FieldSchema>, rules: Vec<Rule>) -> TableSchema {
         category: "指标".into(),
         geometry: GeometryKind::None,
         primary_key: vec![CODE.into()],
+        primary_key_note: None,
+        rule_citations: vec![None; rules.len()],
         fields,
         rules,
+        citation: None,
         source: "[indicators]".into(),
     }
 }

@@ -250,21 +250,7 @@ fn parse_number(s: &str) -> Option<f64> {
     t.parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
-pub use riskcensus_ingest::days_from_civil;
-
-/// `yyyy-mm-dd` of days since 1970-01-01.
-pub fn civil_from_days(days: i32) -> String {
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02}")
-}
+pub use riskcensus_schema::{civil_from_days, days_from_civil};
 
 /// Excel serial days (1900 system) to days since 1970.
 fn serial_to_days(v: f64) -> Option<i32> {

@@ -8,6 +8,7 @@ mod messages;
 pub mod report;
 pub mod return_list;
 pub mod review;
+mod rules;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,7 @@ use riskcensus_spatial::UnitIndex;
 
 pub use check::{check_table, check_table_reviewed};
 pub use coerce::{Value, ValueRef, Values};
+pub use riskcensus_schema::rule::credit_code_check_char;
 
 /// One problem found, with where it is.
 #[derive(Debug, Clone, PartialEq)]

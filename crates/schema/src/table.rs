@@ -12,6 +12,8 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::rule::{RawRule, Rule};
+
 /// Errors loading schemas.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -51,18 +53,38 @@ pub enum FieldType {
     Bool,
 }
 
-/// A range bound: a number, or the census reference year of the run.
+/// A range bound: a number or the census reference year of the run (numbers), a date or the
+/// reference date of the run (dates: 31 December of the reference year, the census's standard time
+/// point 2020-12-31 for the 2020 census).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Bound {
     Value(f64),
     ReferenceYear,
+    /// Days since 1970-01-01.
+    Date(i32),
+    ReferenceDate,
 }
 
 impl Bound {
+    /// The bound as a number: a date as its days since 1970-01-01.
     pub fn resolve(self, reference_year: i32) -> f64 {
         match self {
             Bound::Value(v) => v,
             Bound::ReferenceYear => reference_year as f64,
+            Bound::Date(d) => d as f64,
+            Bound::ReferenceDate => {
+                crate::days_from_civil(reference_year as i64, 12, 31).unwrap_or(i32::MAX) as f64
+            }
+        }
+    }
+
+    /// As a schema file writes it.
+    pub fn describe(self) -> String {
+        match self {
+            Bound::Value(v) => format!("{v}"),
+            Bound::ReferenceYear => "reference_year".into(),
+            Bound::Date(d) => crate::civil_from_days(d),
+            Bound::ReferenceDate => "reference_date".into(),
         }
     }
 }
@@ -98,50 +120,12 @@ pub struct FieldSchema {
     pub pattern: Option<Regex>,
     /// Name of a code list; its values are in `SchemaSet::codes`.
     pub codes: Option<String>,
+    /// A multiple choice: the cell holds several values of the code list.
+    pub multiple: bool,
     pub unique: bool,
     pub description: Option<String>,
-}
-
-/// Cross-field and cross-table rules.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Rule {
-    /// The first `prefix` digits of `field` are a township code: in the registry (else unknown, or
-    /// stale when a retired code), inside the run's region, and in the units layer.
-    TownshipCode { field: String, prefix: usize },
-    /// `field` is the code of an assessment unit (a row of a per-unit indicator table): codes that
-    /// Excel stored as numbers are written back as text, an all-digit code shorter than `digits`
-    /// gets its lost leading zeros back (a warning), other lengths are errors; with `registry`, the
-    /// code must be in the division list's edition and not retired by the change list.
-    UnitCode {
-        field: String,
-        digits: Option<usize>,
-        registry: bool,
-    },
-    /// A village code's first 9 digits equal the township field.
-    VillagePrefix { village: String, township: String },
-    /// The point (lon, lat) falls in the unit named by `township` (or by the first 9 digits of
-    /// `village`): catches swapped coordinates, points outside their township or the county, and
-    /// GCJ-02 offsets.
-    PointInUnit {
-        lon: String,
-        lat: String,
-        township: Option<String>,
-        village: Option<String>,
-    },
-    /// Records with equal values in all of `fields` (same place and attributes) are one record
-    /// entered twice: every copy after the first is reported.
-    DuplicateRecord {
-        fields: Vec<String>,
-        severity: Severity,
-    },
-    /// Height ÷ floors within [min, max] metres.
-    HeightPerFloor {
-        height: String,
-        floors: String,
-        min: f64,
-        max: f64,
-        severity: Severity,
-    },
+    /// Where the field's rules (required, range, pattern, code list, unique) come from.
+    pub citation: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -152,8 +136,14 @@ pub struct TableSchema {
     pub category: String,
     pub geometry: GeometryKind,
     pub primary_key: Vec<String>,
+    /// Why a table has no primary key, or how its key is meant.
+    pub primary_key_note: Option<String>,
     pub fields: Vec<FieldSchema>,
     pub rules: Vec<Rule>,
+    /// Where each rule comes from, index for index with `rules`.
+    pub rule_citations: Vec<Option<String>>,
+    /// Where the table's code and name come from.
+    pub citation: Option<String>,
     /// Where the schema came from (file name), for messages and manifests.
     pub source: String,
 }
@@ -183,6 +173,10 @@ struct RawTable {
     geometry: GeometryKind,
     #[serde(default)]
     primary_key: Vec<String>,
+    #[serde(default)]
+    primary_key_note: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
     #[serde(default)]
     fields: Vec<Spanned<RawField>>,
     #[serde(default)]
@@ -224,63 +218,13 @@ struct RawField {
     #[serde(default)]
     codes: Option<String>,
     #[serde(default)]
+    multiple: bool,
+    #[serde(default)]
     unique: bool,
     #[serde(default)]
     description: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-enum RawRule {
-    TownshipCode {
-        field: String,
-        #[serde(default = "nine")]
-        prefix: usize,
-    },
-    UnitCode {
-        field: String,
-        #[serde(default)]
-        digits: Option<usize>,
-        #[serde(default = "yes")]
-        registry: bool,
-    },
-    VillagePrefix {
-        village: String,
-        township: String,
-    },
-    PointInUnit {
-        lon: String,
-        lat: String,
-        #[serde(default)]
-        township: Option<String>,
-        #[serde(default)]
-        village: Option<String>,
-    },
-    HeightPerFloor {
-        height: String,
-        floors: String,
-        min: f64,
-        max: f64,
-        #[serde(default = "warning")]
-        severity: Severity,
-    },
-    DuplicateRecord {
-        fields: Vec<String>,
-        #[serde(default)]
-        severity: Severity,
-    },
-}
-
-fn nine() -> usize {
-    9
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn warning() -> Severity {
-    Severity::Warning
+    #[serde(default)]
+    source: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -289,6 +233,9 @@ struct RawCodeList {
     name: String,
     #[serde(default)]
     name_zh: String,
+    #[serde(default)]
+    #[allow(dead_code)] // documentation for the reader of the file
+    source: Option<String>,
     values: Vec<String>,
 }
 
@@ -347,15 +294,33 @@ pub fn parse_table(file: &str, text: &str) -> Result<TableSchema, SchemaError> {
             ));
         }
         let bound = |b: &Option<RawBound>, which: &str| -> Result<Option<Bound>, SchemaError> {
+            let date = r.ty == FieldType::Date;
             match b {
                 None => Ok(None),
-                Some(RawBound::Number(v)) => Ok(Some(Bound::Value(*v))),
-                Some(RawBound::Name(n)) if n == "reference_year" => Ok(Some(Bound::ReferenceYear)),
-                Some(RawBound::Name(n)) => Err(invalid(
+                Some(RawBound::Number(v)) if !date => Ok(Some(Bound::Value(*v))),
+                Some(RawBound::Name(n)) if !date && n == "reference_year" => {
+                    Ok(Some(Bound::ReferenceYear))
+                }
+                Some(RawBound::Name(n)) if date && n == "reference_date" => {
+                    Ok(Some(Bound::ReferenceDate))
+                }
+                Some(RawBound::Name(n)) if date && parse_iso_date(n).is_some() => {
+                    Ok(Some(Bound::Date(parse_iso_date(n).unwrap_or_default())))
+                }
+                Some(b) => Err(invalid(
                     line,
                     format!(
-                        "field {}: {which} = {n:?}; a bound is a number or \"reference_year\"",
-                        r.code
+                        "field {}: {which} = {}; {}",
+                        r.code,
+                        match b {
+                            RawBound::Number(v) => v.to_string(),
+                            RawBound::Name(n) => format!("{n:?}"),
+                        },
+                        if date {
+                            "a date bound is \"YYYY-MM-DD\" or \"reference_date\""
+                        } else {
+                            "a bound is a number or \"reference_year\""
+                        }
                     ),
                 )),
             }
@@ -378,12 +343,26 @@ pub fn parse_table(file: &str, text: &str) -> Result<TableSchema, SchemaError> {
             })?),
         };
         let (min, max) = (bound(&r.min, "min")?, bound(&r.max, "max")?);
-        if let (Some(Bound::Value(a)), Some(Bound::Value(b))) = (min, max)
-            && a > b
+        if let (
+            Some(a @ (Bound::Value(_) | Bound::Date(_))),
+            Some(b @ (Bound::Value(_) | Bound::Date(_))),
+        ) = (min, max)
+            && a.resolve(0) > b.resolve(0)
         {
             return Err(invalid(
                 line,
-                format!("field {}: min {a} is above max {b}", r.code),
+                format!(
+                    "field {}: min {} is above max {}",
+                    r.code,
+                    a.describe(),
+                    b.describe()
+                ),
+            ));
+        }
+        if r.multiple && r.codes.is_none() {
+            return Err(invalid(
+                line,
+                format!("field {}: `multiple` needs a code list (`codes`)", r.code),
             ));
         }
         fields.push(FieldSchema {
@@ -398,86 +377,19 @@ pub fn parse_table(file: &str, text: &str) -> Result<TableSchema, SchemaError> {
             max,
             pattern,
             codes: r.codes.clone(),
+            multiple: r.multiple,
             unique: r.unique,
             description: r.description.clone(),
+            citation: r.source.clone(),
         });
     }
     let has = |code: &str| lines.contains_key(code);
     let mut rules = Vec::with_capacity(raw.rules.len());
+    let mut rule_citations = Vec::with_capacity(raw.rules.len());
     for r in &raw.rules {
         let line = line_of(text, r.span().start);
-        let rule = match r.get_ref() {
-            RawRule::TownshipCode { field, prefix } => Rule::TownshipCode {
-                field: field.clone(),
-                prefix: *prefix,
-            },
-            RawRule::UnitCode {
-                field,
-                digits,
-                registry,
-            } => Rule::UnitCode {
-                field: field.clone(),
-                digits: *digits,
-                registry: *registry,
-            },
-            RawRule::VillagePrefix { village, township } => Rule::VillagePrefix {
-                village: village.clone(),
-                township: township.clone(),
-            },
-            RawRule::PointInUnit {
-                lon,
-                lat,
-                township,
-                village,
-            } => {
-                if township.is_none() && village.is_none() {
-                    return Err(invalid(
-                        line,
-                        "point_in_unit needs `township` or `village`".into(),
-                    ));
-                }
-                Rule::PointInUnit {
-                    lon: lon.clone(),
-                    lat: lat.clone(),
-                    township: township.clone(),
-                    village: village.clone(),
-                }
-            }
-            RawRule::HeightPerFloor {
-                height,
-                floors,
-                min,
-                max,
-                severity,
-            } => {
-                if min >= max {
-                    return Err(invalid(
-                        line,
-                        format!("height_per_floor: min {min} is not below max {max}"),
-                    ));
-                }
-                Rule::HeightPerFloor {
-                    height: height.clone(),
-                    floors: floors.clone(),
-                    min: *min,
-                    max: *max,
-                    severity: *severity,
-                }
-            }
-            RawRule::DuplicateRecord { fields, severity } => {
-                if fields.is_empty() {
-                    return Err(invalid(
-                        line,
-                        "duplicate_record needs at least one field".into(),
-                    ));
-                }
-                Rule::DuplicateRecord {
-                    fields: fields.clone(),
-                    severity: *severity,
-                }
-            }
-        };
-        for f in rule_fields(&rule) {
+        let (rule, citation) = r.get_ref().resolve().map_err(|m| invalid(line, m))?;
+        for f in rule.fields() {
             if !has(f) {
                 return Err(invalid(
                     line,
@@ -488,7 +400,9 @@ pub fn parse_table(file: &str, text: &str) -> Result<TableSchema, SchemaError> {
                 ));
             }
         }
+        check_rule_types(&rule, &fields).map_err(|m| invalid(line, m))?;
         rules.push(rule);
+        rule_citations.push(citation);
     }
     for k in &raw.primary_key {
         if !has(k) {
@@ -505,30 +419,40 @@ pub fn parse_table(file: &str, text: &str) -> Result<TableSchema, SchemaError> {
         category: raw.category,
         geometry: raw.geometry,
         primary_key: raw.primary_key,
+        primary_key_note: raw.primary_key_note,
         fields,
         rules,
+        rule_citations,
+        citation: raw.source,
         source: file.to_owned(),
     })
 }
 
-fn rule_fields(rule: &Rule) -> Vec<&str> {
+/// A rule's fields have the types it works on: numbers to compare, text in a format.
+fn check_rule_types(rule: &Rule, fields: &[FieldSchema]) -> Result<(), String> {
+    let ty = |code: &str| fields.iter().find(|f| f.code == code).map(|f| f.ty);
+    let numeric = |code: &str| matches!(ty(code), Some(FieldType::Int | FieldType::Float));
     match rule {
-        Rule::TownshipCode { field, .. } | Rule::UnitCode { field, .. } => vec![field],
-        Rule::VillagePrefix { village, township } => vec![village, township],
-        Rule::PointInUnit {
-            lon,
-            lat,
-            township,
-            village,
-        } => {
-            let mut v = vec![lon.as_str(), lat.as_str()];
-            v.extend(township.as_deref());
-            v.extend(village.as_deref());
-            v
+        Rule::Compare { left, right, .. } => {
+            match left.iter().chain([right]).find(|f| !numeric(f)) {
+                Some(f) => Err(format!("compare: field {f} is not a number (int or float)")),
+                None => Ok(()),
+            }
         }
-        Rule::HeightPerFloor { height, floors, .. } => vec![height, floors],
-        Rule::DuplicateRecord { fields, .. } => fields.iter().map(String::as_str).collect(),
+        Rule::Format { field, .. } if ty(field) != Some(FieldType::Text) => {
+            Err(format!("format: field {field} is not text"))
+        }
+        _ => Ok(()),
     }
+}
+
+/// `YYYY-MM-DD` as days since 1970-01-01.
+fn parse_iso_date(s: &str) -> Option<i32> {
+    let mut parts = s.splitn(3, '-');
+    let y = parts.next()?.parse().ok()?;
+    let m = parts.next()?.parse().ok()?;
+    let d = parts.next()?.parse().ok()?;
+    crate::days_from_civil(y, m, d)
 }
 
 /// All table schemas and code lists of a run.
@@ -663,6 +587,70 @@ mod tests {
             assert!(set.table(t).is_some(), "{t}");
         }
         assert!(set.tables.len() >= 23 + 5);
+        // Every table says what identifies a record, or why nothing does.
+        for t in set.tables.values() {
+            assert!(
+                !t.primary_key.is_empty() || t.primary_key_note.is_some(),
+                "{}: no primary key and no primary_key_note",
+                t.code
+            );
+        }
+        // Every rule of the tables poured from the census sources names its source.
+        for t in set.tables.values().filter(|t| {
+            t.code.starts_with("zdyh_")
+                || t.code.starts_with("lszh_")
+                || t.code.starts_with("zhjzzy_zf")
+        }) {
+            for (rule, c) in t.rules.iter().zip(&t.rule_citations) {
+                assert!(
+                    c.is_some(),
+                    "{}: rule {} has no source",
+                    t.code,
+                    rule.describe()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn new_rule_kinds_load_and_name_bad_values() {
+        let base = format!(
+            "{HEAD}\n[[fields]]\ncode = \"a\"\nname_zh = \"甲\"\ntype = \"int\"\n\n[[fields]]\ncode = \"b\"\nname_zh = \"乙\"\ntype = \"int\"\n\n[[fields]]\ncode = \"d\"\nname_zh = \"日期\"\ntype = \"date\"\nmin = \"1949-10-01\"\nmax = \"reference_date\"\n"
+        );
+        let t = parse_table(
+            "t.toml",
+            &format!("{base}\n[[rules]]\nkind = \"compare\"\nleft = [\"a\"]\nop = \"<=\"\nright = \"b\"\nsource = \"[I] x\"\n\n[[rules]]\nkind = \"implies\"\nwhen = {{ field = \"a\", op = \"eq\", value = 0 }}\nthen = {{ field = \"b\", op = \"eq\", value = 0 }}\n"),
+        )
+        .unwrap();
+        assert_eq!(t.rules.len(), 2);
+        assert_eq!(t.rule_citations[0].as_deref(), Some("[I] x"));
+        assert_eq!(t.rules[0].describe(), "a ≤ b");
+        assert_eq!(t.rules[1].describe(), "a = 0 ⇒ b = 0");
+        let d = t.field("d").unwrap();
+        assert_eq!(d.min.map(|b| b.describe()).as_deref(), Some("1949-10-01"));
+        assert_eq!(
+            d.max.unwrap().resolve(2020),
+            crate::days_from_civil(2020, 12, 31).unwrap() as f64
+        );
+        let e = err(&format!(
+            "{base}\n[[rules]]\nkind = \"compare\"\nleft = [\"a\"]\nop = \"<=\"\nright = \"d\"\n"
+        ));
+        assert!(
+            e.contains("line 21") && e.contains("d is not a number"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{base}\n[[rules]]\nkind = \"implies\"\nwhen = {{ field = \"a\", op = \"around\", value = 0 }}\nthen = {{ field = \"b\", op = \"filled\" }}\n"
+        ));
+        assert!(e.contains("unknown op \"around\""), "{e}");
+        let e = err(&format!(
+            "{base}\n[[rules]]\nkind = \"format\"\nfield = \"a\"\nformat = \"credit_code\"\n"
+        ));
+        assert!(e.contains("a is not text"), "{e}");
+        let e = err(&format!(
+            "{HEAD}\n[[fields]]\ncode = \"d\"\nname_zh = \"日期\"\ntype = \"date\"\nmax = 2020\n"
+        ));
+        assert!(e.contains("a date bound is"), "{e}");
     }
 
     #[test]
