@@ -62,6 +62,14 @@ pub const TABLES: &[(&str, &str)] = &[
         include_str!("../../../schemas/tables/hz_landslide.toml"),
     ),
     (
+        "lszh_lszdzhsj.toml",
+        include_str!("../../../schemas/tables/lszh_lszdzhsj.toml"),
+    ),
+    (
+        "lszh_ndzrzh.toml",
+        include_str!("../../../schemas/tables/lszh_ndzrzh.toml"),
+    ),
+    (
         "xzjd_rkjj.toml",
         include_str!("../../../schemas/tables/xzjd_rkjj.toml"),
     ),
@@ -137,6 +145,14 @@ pub const CODES: &[(&str, &str)] = &[
         include_str!("../../../schemas/codes/danger_level.toml"),
     ),
     (
+        "danger_tailings_grade.toml",
+        include_str!("../../../schemas/codes/danger_tailings_grade.toml"),
+    ),
+    (
+        "danger_tailings_safety.toml",
+        include_str!("../../../schemas/codes/danger_tailings_safety.toml"),
+    ),
+    (
         "geohazard_type.toml",
         include_str!("../../../schemas/codes/geohazard_type.toml"),
     ),
@@ -145,8 +161,24 @@ pub const CODES: &[(&str, &str)] = &[
         include_str!("../../../schemas/codes/has_or_not.toml"),
     ),
     (
+        "hist_hazard_type.toml",
+        include_str!("../../../schemas/codes/hist_hazard_type.toml"),
+    ),
+    (
         "medical_major_type.toml",
         include_str!("../../../schemas/codes/medical_major_type.toml"),
+    ),
+    (
+        "res_indoor_outdoor.toml",
+        include_str!("../../../schemas/codes/res_indoor_outdoor.toml"),
+    ),
+    (
+        "res_shelter_hazard_kind.toml",
+        include_str!("../../../schemas/codes/res_shelter_hazard_kind.toml"),
+    ),
+    (
+        "res_store_level.toml",
+        include_str!("../../../schemas/codes/res_store_level.toml"),
     ),
     (
         "school_type.toml",
@@ -159,6 +191,18 @@ pub const CODES: &[(&str, &str)] = &[
     (
         "township_type.toml",
         include_str!("../../../schemas/codes/township_type.toml"),
+    ),
+    (
+        "venue_hotel_star.toml",
+        include_str!("../../../schemas/codes/venue_hotel_star.toml"),
+    ),
+    (
+        "venue_plan_type.toml",
+        include_str!("../../../schemas/codes/venue_plan_type.toml"),
+    ),
+    (
+        "venue_scenic_grade.toml",
+        include_str!("../../../schemas/codes/venue_scenic_grade.toml"),
     ),
     (
         "yes_no.toml",

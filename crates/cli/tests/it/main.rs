@@ -289,6 +289,20 @@ fn schema_lists_tables_and_fields() {
         "{}",
         lines[bh + 1]
     );
+    // A table's key and each rule, with where it comes from.
+    let o = run(&["schema", "zhjzzy_zf_yjblcs"]);
+    let s = stdout(&o);
+    assert!(s.contains("primary key: yjbncsmc + xzqdm"), "{s}");
+    for rule in [
+        "compare           yjbncssnmj ≤ yjbncszdmj",
+        "implies           syndqycs = 0 ⇒ syndjnjjzy = 0",
+        "format            lxdh is a phone",
+        "township_code     xzqdm",
+    ] {
+        assert!(s.contains(rule), "no {rule:?} in {s}");
+    }
+    assert!(s.contains("source: [I] census_rules §2"), "{s}");
+    assert!(s.contains("source: project's choice"), "{s}");
     let o = run(&["schema", "nope"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nope"));
