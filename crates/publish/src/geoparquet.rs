@@ -949,6 +949,7 @@ fn unit_risk_dictionary(model: Option<&riskcensus_risk::Model>, df: &DataFrame) 
                 .or_else(|| indicator_entry(model, &name, &ty))
                 .or_else(|| score_entry(&scores, &name, &ty))
                 .or_else(|| structure_entry(&name, &ty))
+                .or_else(|| figure_entry(&name, &ty))
                 .unwrap_or((
                     name,
                     String::new(),
@@ -998,6 +999,32 @@ fn unit_column_entry(name: &str, ty: &str) -> Option<DictEntry> {
         ty.to_owned(),
         unit.to_string(),
         meaning.to_string(),
+    ))
+}
+
+/// A column the unit table makes from a survey table's records (shelters, rescue teams, hidden
+/// dangers, venues), with the Chinese name and unit the figure carries.
+fn figure_entry(name: &str, ty: &str) -> Option<DictEntry> {
+    let (table, figure) = riskcensus_risk::figures::figure_column(name)?;
+    let (zh, unit) = figure.label();
+    let meaning = match figure {
+        riskcensus_risk::figures::Figure::Count { .. } => {
+            format!("clean {table} records in the unit")
+        }
+        riskcensus_risk::figures::Figure::Sum { field, .. } => {
+            format!("{table}.{field} summed over the unit's clean records")
+        }
+        riskcensus_risk::figures::Figure::CountOf { field, values, .. } => format!(
+            "clean {table} records whose {field} is {}",
+            values.join(" or ")
+        ),
+    };
+    Some((
+        name.to_owned(),
+        zh.to_owned(),
+        ty.to_owned(),
+        unit.to_owned(),
+        meaning,
     ))
 }
 

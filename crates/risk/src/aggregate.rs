@@ -8,6 +8,7 @@ use riskcensus_qc::{CleanTable, ValueRef};
 use riskcensus_schema::TableSchema;
 
 use crate::Result;
+use crate::figures::{Figure, figures_of};
 use crate::units::{HazardLayer, RecordUnits, UnitSet, assign, locate};
 
 /// Structures the census treats as weak against earthquakes.
@@ -145,37 +146,9 @@ pub fn expected_columns(tables: &[&str], hazards: &[(String, Vec<i64>)]) -> Vec<
                 }
                 v
             }
-            "czt_xx" => vec!["n_schools".into(), "students".into()],
-            "czt_ylwsjg" => vec!["n_medical".into(), "hospital_beds".into()],
-            "czt_shfljg" => vec!["n_welfare".into(), "welfare_beds".into()],
-            "xzjd_rkjj" => [
-                "population",
-                "households",
-                "gdp_10k_yuan",
-                "urban_population",
-            ]
-            .map(String::from)
-            .to_vec(),
-            "zhjzzy_jc_xzzy" => [
-                "shelter_capacity",
-                "shelters",
-                "disaster_staff",
-                "information_officers",
-                "relief_stock_10k_yuan",
-                "relief_items",
-                "disaster_funding_10k_yuan",
-            ]
-            .map(String::from)
-            .to_vec(),
-            "dzzhyhd" => [
-                "n_geohazard",
-                "n_geohazard_large",
-                "n_geohazard_medium",
-                "geohazard_threatened_people",
-            ]
-            .map(String::from)
-            .to_vec(),
-            _ => vec![],
+            t => figures_of(t)
+                .map(|f| f.iter().map(|x| x.column().to_owned()).collect())
+                .unwrap_or_default(),
         };
         out.extend(cols);
     }
@@ -350,91 +323,33 @@ pub fn unit_table(
                     count_columns.push(w);
                 }
             }
-            "czt_xx" => {
-                add("students", f64s(t.clean, "zxsrs"));
-                aggs.extend([
-                    len().cast(DataType::Float64).alias("n_schools"),
-                    total("students"),
-                ]);
-                count_columns.extend(["n_schools", "students"].map(String::from));
-            }
-            "czt_ylwsjg" => {
-                add("beds", f64s(t.clean, "syzycws"));
-                aggs.extend([
-                    len().cast(DataType::Float64).alias("n_medical"),
-                    total("beds").alias("hospital_beds"),
-                ]);
-                count_columns.extend(["n_medical", "hospital_beds"].map(String::from));
-            }
-            "czt_shfljg" => {
-                add("beds", f64s(t.clean, "nmcws"));
-                aggs.extend([
-                    len().cast(DataType::Float64).alias("n_welfare"),
-                    total("beds").alias("welfare_beds"),
-                ]);
-                count_columns.extend(["n_welfare", "welfare_beds"].map(String::from));
-            }
-            "xzjd_rkjj" => {
-                for (field, name) in [
-                    ("czrk", "population"),
-                    ("nmzhs", "households"),
-                    ("gdp", "gdp_10k_yuan"),
-                    ("czhrk", "urban_population"),
-                ] {
-                    add(name, f64s(t.clean, field));
-                    aggs.push(total(name));
-                    count_columns.push(name.to_owned());
+            other => {
+                let Some(figures) = figures_of(other) else {
+                    continue;
+                };
+                for (k, figure) in figures.iter().enumerate() {
+                    let column = figure.column();
+                    let values = match *figure {
+                        Figure::Count { .. } => {
+                            aggs.push(len().cast(DataType::Float64).alias(column));
+                            count_columns.push(column.to_owned());
+                            continue;
+                        }
+                        Figure::Sum { field, .. } => f64s(t.clean, field),
+                        Figure::CountOf { field, values, .. } => {
+                            flag(&strs(t.clean, field), |s| values.contains(&s))
+                                .into_iter()
+                                .map(Some)
+                                .collect()
+                        }
+                    };
+                    // Per-record columns are named by position: two figures may read one field.
+                    let name = format!("figure_{k}");
+                    add(&name, values);
+                    aggs.push(total(&name).alias(column));
+                    count_columns.push(column.to_owned());
                 }
             }
-            "zhjzzy_jc_xzzy" => {
-                for (field, name) in [
-                    ("bjzhyjbn_1", "shelter_capacity"),
-                    ("bjzhyjbncs", "shelters"),
-                    ("bjzhglgzry", "disaster_staff"),
-                    ("bjzhxxyrs", "information_officers"),
-                    ("xycbwzzbzh", "relief_stock_10k_yuan"),
-                    ("bjcbdjzwzz", "relief_items"),
-                    ("syndfzjzjz", "disaster_funding_10k_yuan"),
-                ] {
-                    add(name, f64s(t.clean, field));
-                    aggs.push(total(name));
-                    count_columns.push(name.to_owned());
-                }
-            }
-            "dzzhyhd" => {
-                let level = strs(t.clean, "xqdj");
-                add("people", f64s(t.clean, "wxrsr"));
-                add(
-                    "large",
-                    flag(&level, |s| s == "大型" || s == "特大型")
-                        .into_iter()
-                        .map(Some)
-                        .collect(),
-                );
-                add(
-                    "medium",
-                    flag(&level, |s| s == "中型")
-                        .into_iter()
-                        .map(Some)
-                        .collect(),
-                );
-                aggs.extend([
-                    len().cast(DataType::Float64).alias("n_geohazard"),
-                    total("large").alias("n_geohazard_large"),
-                    total("medium").alias("n_geohazard_medium"),
-                    total("people").alias("geohazard_threatened_people"),
-                ]);
-                count_columns.extend(
-                    [
-                        "n_geohazard",
-                        "n_geohazard_large",
-                        "n_geohazard_medium",
-                        "geohazard_threatened_people",
-                    ]
-                    .map(String::from),
-                );
-            }
-            _ => continue,
         }
         let height = t.clean.rows.len();
         let records = DataFrame::new(height, cols)?

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod aggregate;
+pub mod figures;
 pub mod grade;
 pub mod model;
 pub mod score;
