@@ -494,6 +494,14 @@ impl Run {
         }
         let model = riskcensus_risk::Model::from_pipeline(path, &text, &columns)
             .map_err(|e| invalid(e.to_string(), "fix the model at the line named"))?;
+        if let Some(m) = model.as_ref().filter(|m| !m.left_out.is_empty()) {
+            warnings.push(format!(
+                "model {}: {} optional indicator(s) left out, the run having none of their tables; the other inputs of their dimensions share their weight: {}",
+                m.name,
+                m.left_out.len(),
+                m.left_out.join("; ")
+            ));
+        }
         let county_signoff = match (&file.review.reviewer, &file.review.date) {
             (Some(r), Some(d)) => {
                 crate::review::tier::check_date(d).map_err(|m| {

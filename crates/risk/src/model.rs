@@ -61,6 +61,11 @@ pub struct Indicator {
     pub bounds: Option<[f64; 2]>,
     #[serde(default)]
     pub missing: Missing,
+    /// The indicator reads columns of a table a run may not have (shelters, rescue teams): where
+    /// its expression does not run on the unit table, it is left out, and the other inputs of each
+    /// dimension that uses it share its weight in proportion to theirs.
+    #[serde(default)]
+    pub optional: bool,
 }
 
 fn min_max() -> Normalize {
@@ -182,6 +187,8 @@ pub struct Model {
     pub dimensions: Vec<Dimension>,
     pub scores: Vec<Score>,
     pub grading: Grading,
+    /// Optional indicators left out because the run lacks their columns, with why.
+    pub left_out: Vec<String>,
     /// Where the model came from.
     pub source: String,
     /// The TOML document that defines it (a model file, or the pipeline holding `[model]`), so a
@@ -214,6 +221,88 @@ struct RawModel {
 struct Doc {
     #[serde(default)]
     model: Option<Spanned<RawModel>>,
+}
+
+/// The names an expression reads that are not columns of the unit table (words followed by `(`,
+/// SQL keywords and numbers aside).
+fn missing_columns(expr: &str, columns: &[String]) -> Vec<String> {
+    const KEYWORDS: &[&str] = &[
+        "and", "or", "not", "case", "when", "then", "else", "end", "null", "is", "in", "as",
+        "true", "false", "cast", "double", "float", "int", "integer", "between", "like",
+    ];
+    let mut out: Vec<String> = Vec::new();
+    let bytes = expr.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            let word = &expr[start..i];
+            let call = expr[i..].trim_start().starts_with('(');
+            let known = columns.iter().any(|c| c == word);
+            if !call && !known && !KEYWORDS.contains(&word.to_ascii_lowercase().as_str()) {
+                out.push(word.to_owned());
+            }
+        } else if c == b'\'' || c == b'"' {
+            // A quoted text or name: skipped whole.
+            i += 1;
+            while i < bytes.len() && bytes[i] != c {
+                i += 1;
+            }
+            i += 1;
+        } else if c.is_ascii_digit() {
+            // A number, with its exponent or decimal part (`1e-3`, `2.5`).
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.') {
+                i += 1;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// Takes the optional indicators that cannot run out of the model: out of the indicators, and out
+/// of each dimension's weights, the other inputs of a weighted sum rescaled to sum to 1 as before.
+/// A dimension left with no input is an error naming it.
+fn leave_out(
+    raw: &mut RawModel,
+    left_out: &[(String, String)],
+) -> std::result::Result<(), (std::ops::Range<usize>, String)> {
+    if left_out.is_empty() {
+        return Ok(());
+    }
+    let out = |name: &String| left_out.iter().any(|(n, _)| n == name);
+    raw.indicators.retain(|i| !out(&i.get_ref().name));
+    for d in &mut raw.dimensions {
+        let span = d.span();
+        let dim = d.get_mut();
+        if !dim.weights.keys().any(out) {
+            continue;
+        }
+        let before: f64 = dim.weights.values().sum();
+        dim.weights.retain(|k, _| !out(k));
+        let kept: f64 = dim.weights.values().sum();
+        if dim.weights.is_empty() || kept <= 0.0 {
+            return Err((
+                span,
+                format!(
+                    "dimension {}: every input is an optional indicator this run cannot compute",
+                    dim.name
+                ),
+            ));
+        }
+        if dim.combine == Combine::WeightedSum && (before - 1.0).abs() <= 1e-6 {
+            for w in dim.weights.values_mut() {
+                *w /= kept;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// How many files a chain of `file =` may pass through: one is all a pipeline needs, the rest is
@@ -294,7 +383,7 @@ impl Model {
         Model::resolve(&file, text, raw.into_inner(), columns).map(Some)
     }
 
-    fn resolve(file: &str, text: &str, raw: RawModel, columns: &[String]) -> Result<Model> {
+    fn resolve(file: &str, text: &str, mut raw: RawModel, columns: &[String]) -> Result<Model> {
         let err = |span: std::ops::Range<usize>, message: String| Error::Model {
             file: file.to_owned(),
             line: line_of(text, span.start),
@@ -324,6 +413,7 @@ impl Model {
         )?;
         let sql = SQLContext::new();
         sql.register("units", empty.lazy());
+        let mut left_out: Vec<(String, String)> = Vec::new();
         for i in &raw.indicators {
             let span = i.span();
             let ind = i.get_ref();
@@ -344,16 +434,29 @@ impl Model {
             }
             let mut ctx = sql.clone();
             let q = format!("SELECT ({}) AS v FROM units", ind.expr);
-            ctx.execute(&q).and_then(|lf| lf.collect()).map_err(|e| {
-                err(
-                    span.clone(),
-                    format!(
-                        "indicator {}: expression {:?} does not run on the unit table: {e}",
-                        ind.name, ind.expr
-                    ),
-                )
-            })?;
+            match ctx.execute(&q).and_then(|lf| lf.collect()) {
+                Ok(_) => {}
+                Err(e) if ind.optional => {
+                    let missing = missing_columns(&ind.expr, columns);
+                    let why = if missing.is_empty() {
+                        e.to_string()
+                    } else {
+                        format!("no column {}", missing.join(", "))
+                    };
+                    left_out.push((ind.name.clone(), why));
+                }
+                Err(e) => {
+                    return Err(err(
+                        span.clone(),
+                        format!(
+                            "indicator {}: expression {:?} does not run on the unit table: {e}",
+                            ind.name, ind.expr
+                        ),
+                    ));
+                }
+            }
         }
+        leave_out(&mut raw, &left_out).map_err(|(span, m)| err(span, m))?;
         let known: BTreeSet<String> = raw
             .indicators
             .iter()
@@ -569,6 +672,10 @@ impl Model {
                 .collect(),
             scores: raw.scores.into_iter().map(Spanned::into_inner).collect(),
             grading,
+            left_out: left_out
+                .into_iter()
+                .map(|(name, why)| format!("{name} ({why})"))
+                .collect(),
             source: file.to_owned(),
             document: text.to_owned(),
         })

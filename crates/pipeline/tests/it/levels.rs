@@ -114,8 +114,16 @@ fn a_city_run_is_named_for_the_city_and_partitioned_by_county() {
         (run.region_code.as_str(), run.region_name.as_str()),
         (CITY, "曲靖市")
     );
-    assert_eq!(run.warnings.len(), 1, "{:?}", run.warnings);
+    // The region's name, and the census model's optional indicators this run has no tables for.
+    assert_eq!(run.warnings.len(), 2, "{:?}", run.warnings);
     assert!(run.warnings[0].contains("麒麟区"), "{}", run.warnings[0]);
+    assert!(
+        run.warnings[1].contains("optional indicator(s) left out")
+            && run.warnings[1]
+                .contains("emergency_shelter_per_head (no column emergency_shelter_capacity)"),
+        "{}",
+        run.warnings[1]
+    );
 
     let report = riskcensus_pipeline::run(&run, &mut |_, _, _| {}).unwrap();
     let package = report.package.unwrap();

@@ -197,3 +197,45 @@ fn a_model_file_that_leads_back_is_an_error_not_a_stack_overflow() {
         .to_string();
     assert!(e.contains("b.toml") && e.contains("leads back"), "{e}");
 }
+
+/// An optional indicator whose columns the run lacks (its table is not an input) is left out, and
+/// the other inputs of its dimension share its weight; a required one is still an error; a
+/// dimension with nothing left is an error naming it.
+#[test]
+fn optional_indicators_without_their_columns_are_left_out() {
+    let text = format!(
+        "[model]\nname = \"t\"\n{IND}\n[[model.indicators]]\nname = \"c\"\nexpr = \"emergency_shelter_capacity / x\"\noptional = true\n\n[[model.dimensions]]\nname = \"d\"\nweights = {{ a = 0.3, b = 0.45, c = 0.25 }}\n\n[[model.scores]]\nname = \"s\"\nkind = \"composite\"\nformula = \"weighted_sum\"\nweights = {{ d = 1.0 }}\n{GRADE}"
+    );
+    let cols: Vec<String> = ["unit_code", "unit_name", "x", "y"].map(String::from).to_vec();
+    let m = Model::from_pipeline(Path::new("p.toml"), &text, &cols)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        m.indicators.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    let w = &m.dimensions[0].weights;
+    assert!((w["a"] - 0.4).abs() < 1e-12 && (w["b"] - 0.6).abs() < 1e-12, "{w:?}");
+    assert!(!w.contains_key("c"));
+    assert_eq!(
+        m.left_out,
+        ["c (no column emergency_shelter_capacity)".to_owned()]
+    );
+    // With the column, nothing is left out.
+    let mut with = cols.clone();
+    with.push("emergency_shelter_capacity".into());
+    let m = Model::from_pipeline(Path::new("p.toml"), &text, &with)
+        .unwrap()
+        .unwrap();
+    assert!(m.left_out.is_empty() && m.dimensions[0].weights.len() == 3);
+    // Not optional: the load fails naming the column.
+    let e = model_error(&format!(
+        "{IND}\n[[model.indicators]]\nname = \"c\"\nexpr = \"emergency_shelter_capacity / x\"\n{GRADE}"
+    ));
+    assert!(e.contains("emergency_shelter_capacity"), "{e}");
+    // A dimension of optional indicators only, none computable.
+    let e = model_error(&format!(
+        "{IND}\n[[model.indicators]]\nname = \"c\"\nexpr = \"emergency_shelter_capacity\"\noptional = true\n\n[[model.dimensions]]\nname = \"d\"\nweights = {{ c = 1.0 }}\n{GRADE}"
+    ));
+    assert!(e.contains("dimension d: every input"), "{e}");
+}
