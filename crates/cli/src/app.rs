@@ -167,6 +167,10 @@ struct GenArgs {
     /// Census reference year.
     #[arg(long, default_value_t = 2020)]
     reference_year: i32,
+    /// Also every other census table (hidden dangers, shelters, relief stores, rescue teams,
+    /// venues, historical disasters), filled from its schema with one defect of each rule.
+    #[arg(long)]
+    all_tables: bool,
     /// Output directory (created if missing).
     #[arg(long)]
     out: PathBuf,
@@ -284,6 +288,7 @@ fn gen_fixtures(args: GenArgs) -> Result<i32> {
             Geometry::Footprint => riskcensus_synth::BuildingGeometry::Footprint,
         },
         reference_year: args.reference_year,
+        all_tables: args.all_tables,
         out: args.out,
     };
     let started = Instant::now();

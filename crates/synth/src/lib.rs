@@ -2,6 +2,7 @@
 
 pub mod county;
 pub mod defects;
+pub mod forms;
 pub use riskcensus_spatial::gcj02;
 pub mod grid;
 pub mod hazards;
@@ -77,6 +78,9 @@ pub struct Options {
     pub building_geometry: BuildingGeometry,
     /// The census reference year (普查标准时点 2020-12-31).
     pub reference_year: i32,
+    /// Also every other table a form exists for (hidden dangers, shelters, stores, rescue teams,
+    /// venues, historical disasters), generated from its schema with one defect of each rule.
+    pub all_tables: bool,
     pub out: PathBuf,
 }
 
@@ -89,6 +93,7 @@ impl Options {
             defect_rate: 0.05,
             building_geometry: BuildingGeometry::None,
             reference_year: 2020,
+            all_tables: false,
             out: out.into(),
         }
     }

@@ -144,6 +144,9 @@ fn type_zh(ty: FieldType) -> &'static str {
 }
 
 fn bound_text(b: Bound, year: i32) -> String {
+    if matches!(b, Bound::Date(_) | Bound::ReferenceDate) {
+        return riskcensus_schema::civil_from_days(b.resolve(year) as i32);
+    }
     let v = b.resolve(year);
     if v.fract() == 0.0 {
         format!("{v:.0}")
@@ -171,7 +174,12 @@ fn values_text(f: &FieldSchema, set: &SchemaSet) -> String {
             .get(list)
             .map(|v| v.join("、"))
             .unwrap_or_default();
-        return format!("从下拉列表选择（代码表 {list} {name}）：{values}");
+        let how = if f.multiple {
+            "可多选，多个选项用“、”分隔；"
+        } else {
+            ""
+        };
+        return format!("{how}从下拉列表选择（代码表 {list} {name}）：{values}");
     }
     if f.ty == FieldType::Bool {
         return "从下拉列表选择：是、否".into();
@@ -185,8 +193,78 @@ fn values_text(f: &FieldSchema, set: &SchemaSet) -> String {
     }
 }
 
+/// The table's cross-field rules on a field, as a person filling in the column reads them.
+fn rule_notes(schema: &TableSchema, f: &FieldSchema) -> Vec<String> {
+    let name = |code: &str| {
+        schema
+            .field(code)
+            .map(|x| display_name(x).to_owned())
+            .unwrap_or_else(|| code.to_owned())
+    };
+    let when_zh = |c: &Option<riskcensus_schema::Condition>| {
+        c.as_ref()
+            .map(|c| format!("{}时，", c.describe_zh(&name(&c.field))))
+            .unwrap_or_default()
+    };
+    schema
+        .rules
+        .iter()
+        .filter_map(|r| match r {
+            Rule::Format {
+                field,
+                format,
+                when,
+                ..
+            } if *field == f.code => Some(format!(
+                "{}格式：{}",
+                when_zh(when),
+                match format {
+                    riskcensus_schema::Format::CreditCode => {
+                        "统一社会信用代码（GB 32100-2015，18 位，末位为校验码）"
+                    }
+                    riskcensus_schema::Format::IdCard => "居民身份证号码（18 位，末位为校验码）",
+                    riskcensus_schema::Format::Phone =>
+                        "手机号 11 位，或 区号-号码（如 0874-3123456）",
+                    riskcensus_schema::Format::Postcode => "6 位数字",
+                }
+            )),
+            Rule::RequiredWhen { field, when, .. } if *field == f.code => {
+                Some(format!("{}时必填", when.describe_zh(&name(&when.field))))
+            }
+            Rule::Compare {
+                left,
+                op,
+                right,
+                factor,
+                when,
+                ..
+            } if left.contains(&f.code) => {
+                let parts: Vec<String> = left.iter().map(|l| format!("“{}”", name(l))).collect();
+                let scale = if *factor == 1.0 {
+                    String::new()
+                } else {
+                    format!(" × {factor}")
+                };
+                Some(format!(
+                    "{}{} {} “{}”{scale}",
+                    when_zh(when),
+                    parts.join(" + "),
+                    op.symbol(),
+                    name(right)
+                ))
+            }
+            Rule::Implies { when, then, .. } if then.field == f.code => Some(format!(
+                "{}时，应{}",
+                when.describe_zh(&name(&when.field)),
+                then.describe_zh(&name(&then.field))
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The note on a field's header cell: everything a person filling in the column needs to know.
-fn field_note(f: &FieldSchema, set: &SchemaSet, year: i32) -> String {
+fn field_note(schema: &TableSchema, f: &FieldSchema, set: &SchemaSet, year: i32) -> String {
     let mut lines = vec![
         format!("字段：{}（{}）", display_name(f), f.code),
         format!("类型：{}", type_zh(f.ty)),
@@ -206,6 +284,7 @@ fn field_note(f: &FieldSchema, set: &SchemaSet, year: i32) -> String {
     if f.unique {
         lines.push("不得重复".into());
     }
+    lines.extend(rule_notes(schema, f));
     if let Some(d) = &f.description {
         lines.push(d.clone());
     }
@@ -308,6 +387,18 @@ pub fn write_template(
     path: &Path,
     opts: &TemplateOptions,
 ) -> Result<()> {
+    write_filled(set, schema, path, opts, &[])
+}
+
+/// Writes one table's form to `path` with `rows` typed under its header, as an office fills it
+/// (text as text, numbers as numbers, an empty cell left empty).
+pub fn write_filled(
+    set: &SchemaSet,
+    schema: &TableSchema,
+    path: &Path,
+    opts: &TemplateOptions,
+    rows: &[Vec<Option<crate::forms::Typed>>],
+) -> Result<()> {
     let e = xerr(path);
     let mut workbook = Workbook::new();
     // A fixed creation time: the same schema gives the same bytes.
@@ -329,6 +420,20 @@ pub fn write_template(
     }
     let form = workbook.add_worksheet();
     write_form(form, set, schema, opts, &lists).map_err(&e)?;
+    for (r, row) in rows.iter().enumerate() {
+        let at = HEADER_ROWS + r as u32;
+        for (c, cell) in row.iter().enumerate() {
+            match cell {
+                Some(crate::forms::Typed::Text(s)) => {
+                    form.write_string(at, c as u16, s).map_err(&e)?;
+                }
+                Some(crate::forms::Typed::Num(v)) => {
+                    form.write_number(at, c as u16, *v).map_err(&e)?;
+                }
+                None => {}
+            }
+        }
+    }
     let notes = workbook.add_worksheet();
     write_instructions(notes, set, schema, opts).map_err(&e)?;
     let codes = workbook.add_worksheet();
@@ -396,7 +501,7 @@ fn write_form(
         ws.insert_note(
             3,
             c,
-            &Note::new(field_note(f, set, year))
+            &Note::new(field_note(schema, f, set, year))
                 .add_author_prefix(false)
                 .set_width(320)
                 .set_height(160),

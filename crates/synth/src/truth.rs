@@ -70,6 +70,25 @@ impl TruthWriter {
         Ok(())
     }
 
+    /// Records an issue QC must report under `rule` (for defects of the schema-driven tables).
+    pub fn record_issue(
+        &mut self,
+        table: &str,
+        source_row: u64,
+        field: &str,
+        rule: &str,
+        file: &str,
+    ) -> Result<()> {
+        self.writer
+            .write_record([table, &source_row.to_string(), field, rule, file, "issue"])
+            .map_err(|source| Error::Csv {
+                path: self.path.clone(),
+                source,
+            })?;
+        self.count += 1;
+        Ok(())
+    }
+
     pub fn finish(mut self) -> Result<u64> {
         self.writer.flush().map_err(|source| Error::Io {
             path: self.path.clone(),

@@ -65,6 +65,9 @@ pub fn generate(opts: &Options, progress: &mut dyn FnMut(Progress<'_>)) -> Resul
     };
     write_small_tables(&mut ctx, &expected)?;
     write_buildings(&mut ctx, progress)?;
+    if opts.all_tables {
+        write_census_forms(&mut ctx)?;
+    }
     write_division_changes(&ctx)?;
     let Ctx {
         truth, mut summary, ..
@@ -597,6 +600,62 @@ fn write_text(path: &Path, text: &str) -> Result<()> {
     })
 }
 
+/// Tables the generator writes by hand (with their own defects), so not from the schema.
+const HAND_WRITTEN: &[&str] = &[
+    "fwjz",
+    "czt_xx",
+    "czt_ylwsjg",
+    "xzjd_rkjj",
+    "zhjzzy_jc_xzzy",
+    "dzzhyhd",
+];
+
+/// Every other table a form exists for: its form filled with one clean record per township, then
+/// one record per defect its rules can be given, each with its ground truth.
+fn write_census_forms(ctx: &mut Ctx<'_>) -> Result<()> {
+    let set = riskcensus_schema::SchemaSet::builtin().map_err(|e| Error::BadOption {
+        message: e.to_string(),
+        hint: "the shipped schemas must load".into(),
+    })?;
+    let year = ctx.opts.reference_year;
+    let county = ctx.county;
+    let opts = crate::template::TemplateOptions {
+        reference_year: year,
+        township: None,
+    };
+    for schema in set.tables.values() {
+        if HAND_WRITTEN.contains(&schema.code.as_str()) || !crate::template::has_form(schema) {
+            continue;
+        }
+        let clean = county.townships.len();
+        let mut rows: Vec<Vec<Option<crate::forms::Typed>>> = (0..clean)
+            .map(|t| crate::forms::record(schema, &set, county, t, t, year))
+            .collect();
+        let file = format!("{}.xlsx", schema.code);
+        let mut truth = Vec::new();
+        for (i, defect) in crate::forms::defects(schema).iter().enumerate() {
+            let (t, row) = (i % clean, clean + i);
+            let mut rec = crate::forms::record(schema, &set, county, t, row, year);
+            for found in defect.apply(schema, &set, county, t, &mut rec, &rows[0], year) {
+                // Rows of the form an office sees: after the title and the two-row header.
+                let source_row = (crate::template::HEADER_ROWS as usize + 1 + rows.len()) as u64;
+                truth.push((source_row, found));
+            }
+            rows.push(rec);
+        }
+        let path = ctx.opts.out.join(&file);
+        crate::template::write_filled(&set, schema, &path, &opts, &rows)?;
+        for (source_row, found) in truth {
+            ctx.truth
+                .record_issue(&schema.code, source_row, &found.field, found.rule, &file)?;
+        }
+        ctx.summary
+            .tables
+            .push((schema.code.clone(), vec![file], rows.len() as u64));
+    }
+    Ok(())
+}
+
 fn write_division_changes(ctx: &Ctx<'_>) -> Result<()> {
     let mut s = String::from("old_code,new_code,new_name,change\n");
     for c in &ctx.county.stale_codes {
@@ -681,8 +740,9 @@ fn command_line(opts: &Options) -> String {
         BuildingGeometry::Point => " --building-geometry point".into(),
         BuildingGeometry::Footprint => " --building-geometry footprint".into(),
     };
+    let all = if opts.all_tables { " --all-tables" } else { "" };
     format!(
-        "riskcensus gen-fixtures --county {} --buildings {} --seed {} --defect-rate {}{geometry} --out <DIR>",
+        "riskcensus gen-fixtures --county {} --buildings {} --seed {} --defect-rate {}{geometry}{all} --out <DIR>",
         opts.county, opts.buildings, opts.seed, opts.defect_rate
     )
 }

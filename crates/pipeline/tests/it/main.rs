@@ -12,6 +12,7 @@ use riskcensus_synth::{BuildingGeometry, Options};
 
 mod assignment;
 mod batch;
+mod census_rules;
 mod changes;
 mod columns;
 mod diff;

@@ -8,21 +8,15 @@ use std::path::{Path, PathBuf};
 
 use calamine::{Data, Reader, open_workbook_auto};
 use riskcensus_pipeline::{Run, validate};
-use riskcensus_schema::{FieldSchema, FieldType, Rule, SchemaSet, TableSchema};
+use riskcensus_schema::{SchemaSet, TableSchema};
 use riskcensus_synth::County;
+pub(crate) use riskcensus_synth::forms::{self, Typed};
 use riskcensus_synth::template::{
     self, CODES_SHEET, HEADER_ROWS, INSTRUCTIONS_SHEET, TemplateOptions, Township,
 };
 
-const COUNTY: &str = "530402";
+pub(crate) const COUNTY: &str = "530402";
 const SEED: u64 = 7;
-
-/// A cell as typed into the form.
-#[derive(Debug, Clone)]
-enum Typed {
-    Text(String),
-    Num(f64),
-}
 
 fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -46,7 +40,7 @@ fn letters(mut c: usize) -> String {
 /// Fills a form in place: the data rows (from row 5) are replaced by `rows`, typed as an office types
 /// them (text cells as text, numbers as numbers); the header, notes, formats and validations stay
 /// as the template wrote them. Works on the sheet's XML, since no xlsx library here edits a file.
-fn fill_form(path: &Path, rows: &[Vec<Option<Typed>>]) {
+pub(crate) fn fill_form(path: &Path, rows: &[Vec<Option<Typed>>]) {
     let mut zin = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
     let mut entries = Vec::new();
     for k in 0..zin.len() {
@@ -102,140 +96,18 @@ fn fill_form(path: &Path, rows: &[Vec<Option<Typed>>]) {
     zout.finish().unwrap();
 }
 
-/// Fields of a table that the rules tie to places and to each other.
-struct Roles {
-    township: Vec<String>,
-    village: Vec<String>,
-    lon: Vec<String>,
-    lat: Vec<String>,
-    /// (height, floors)
-    height_per_floor: Vec<(String, String)>,
-}
-
-fn roles(schema: &TableSchema) -> Roles {
-    let mut r = Roles {
-        township: Vec::new(),
-        village: Vec::new(),
-        lon: Vec::new(),
-        lat: Vec::new(),
-        height_per_floor: Vec::new(),
-    };
-    for rule in &schema.rules {
-        match rule {
-            Rule::TownshipCode { field, .. } => r.township.push(field.clone()),
-            Rule::VillagePrefix { village, township } => {
-                r.village.push(village.clone());
-                r.township.push(township.clone());
-            }
-            Rule::PointInUnit { lon, lat, .. } => {
-                r.lon.push(lon.clone());
-                r.lat.push(lat.clone());
-            }
-            Rule::HeightPerFloor { height, floors, .. } => {
-                r.height_per_floor.push((height.clone(), floors.clone()))
-            }
-            _ => {}
-        }
-    }
-    r
-}
-
-/// A number inside the field's range, different per row (so no two records are one).
-fn number_in_range(f: &FieldSchema, row: usize, year: i32) -> f64 {
-    let lo = f.min.map(|b| b.resolve(year)).unwrap_or(0.0);
-    let hi = f.max.map(|b| b.resolve(year)).unwrap_or(lo + 1000.0);
-    let v = lo + (hi - lo) * (0.3 + 0.1 * row as f64);
-    if f.ty == FieldType::Int {
-        v.round().clamp(lo.ceil(), hi.floor())
-    } else {
-        (v * 100.0).round() / 100.0
-    }
-}
-
-/// Digits for a pattern of N digits (or N code characters), distinct per row and field.
-fn digits(n: usize, row: usize, field: usize) -> String {
-    let seed = format!("{}{:03}{:03}", 7, field, row + 1);
-    format!("{seed:0>n$}")
-        .chars()
-        .rev()
-        .take(n)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect()
-}
-
 /// What a careful office types in each field of record `row`, placed in township `t`.
-fn record(
+pub(crate) fn record(
     schema: &TableSchema,
     set: &SchemaSet,
     county: &County,
     t: usize,
     row: usize,
 ) -> Vec<Option<Typed>> {
-    let year = 2020;
-    let roles = roles(schema);
-    let town = &county.townships[t];
-    let village = &town.villages[row % town.villages.len()];
-    // A point in the township, different for every row.
-    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(row as u64 + 1);
-    let (lon, lat) = county.point_in(t, &mut rng);
-    schema
-        .fields
-        .iter()
-        .enumerate()
-        .map(|(k, f)| {
-            let code = f.code.as_str();
-            let is = |v: &[String]| v.iter().any(|x| x == code);
-            let pattern = f.pattern.as_ref().map(|p| p.as_str().to_owned());
-            // A 12-digit code is a village's, even where a rule reads its township from it.
-            let typed = if is(&roles.village) || pattern.as_deref() == Some(r"^\d{12}$") {
-                Typed::Text(village.code.clone())
-            } else if is(&roles.township) || pattern.as_deref() == Some(r"^\d{9}$") {
-                Typed::Text(town.code.clone())
-            } else if is(&roles.lon) {
-                Typed::Num(lon)
-            } else if is(&roles.lat) {
-                Typed::Num(lat)
-            } else if roles.height_per_floor.iter().any(|(h, _)| h == code) {
-                Typed::Num(9.0)
-            } else if roles.height_per_floor.iter().any(|(_, fl)| fl == code) {
-                Typed::Num(3.0)
-            } else if let Some(list) = &f.codes {
-                let values = &set.codes[list];
-                Typed::Text(values[row % values.len()].clone())
-            } else if f.name_zh.starts_with("乡镇") && f.name_zh.ends_with("名称") {
-                Typed::Text(town.name.clone())
-            } else {
-                match (f.ty, pattern.as_deref()) {
-                    (FieldType::Text, Some(r"^[0-9A-Z]{18}$")) => Typed::Text(digits(18, row, k)),
-                    (FieldType::Text, Some(r"^\d{15}$")) => Typed::Text(digits(15, row, k)),
-                    (FieldType::Text, Some(r"^\d{6}$")) => Typed::Text(COUNTY.into()),
-                    (FieldType::Text, Some(p)) => panic!("the helper has no value for pattern {p}"),
-                    (FieldType::Text, None) => Typed::Text(format!("{}{}", f.name_zh, row + 1)),
-                    (FieldType::Bool, _) => {
-                        Typed::Text(if row.is_multiple_of(2) { "是" } else { "否" }.into())
-                    }
-                    (FieldType::Date, _) => Typed::Text(format!("2015-06-{:02}", row + 1)),
-                    (FieldType::Int | FieldType::Float, _) => {
-                        Typed::Num(number_in_range(f, row, year))
-                    }
-                }
-            };
-            if let (Typed::Text(s), Some(p)) = (&typed, &f.pattern) {
-                assert!(
-                    p.is_match(s),
-                    "{}.{code}: {s} does not match {}",
-                    schema.code,
-                    p.as_str()
-                );
-            }
-            Some(typed)
-        })
-        .collect()
+    forms::record(schema, set, county, t, row, 2020)
 }
 
-fn generated_county(dir: &Path) -> County {
+pub(crate) fn generated_county(dir: &Path) -> County {
     let mut o = riskcensus_synth::Options::new(COUNTY, dir);
     o.buildings = 1_000;
     o.seed = SEED;
@@ -245,7 +117,7 @@ fn generated_county(dir: &Path) -> County {
 }
 
 /// A pipeline reading `forms` (table, file) with the generated county's townships as the units.
-fn forms_pipeline(dir: &Path, forms: &[(String, PathBuf)]) -> Run {
+pub(crate) fn forms_pipeline(dir: &Path, forms: &[(String, PathBuf)]) -> Run {
     let mut toml = format!(
         "[run]\nname = \"forms\"\nregion_code = \"{COUNTY}\"\nreference_year = 2020\n\n[units]\ntable = \"xzqh_xz\"\npath = \"xzqh_xz.shp\"\ncode_field = \"xzqdm\"\nname_field = \"xzqmc\"\n"
     );
