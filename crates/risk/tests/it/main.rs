@@ -206,16 +206,24 @@ fn optional_indicators_without_their_columns_are_left_out() {
     let text = format!(
         "[model]\nname = \"t\"\n{IND}\n[[model.indicators]]\nname = \"c\"\nexpr = \"emergency_shelter_capacity / x\"\noptional = true\n\n[[model.dimensions]]\nname = \"d\"\nweights = {{ a = 0.3, b = 0.45, c = 0.25 }}\n\n[[model.scores]]\nname = \"s\"\nkind = \"composite\"\nformula = \"weighted_sum\"\nweights = {{ d = 1.0 }}\n{GRADE}"
     );
-    let cols: Vec<String> = ["unit_code", "unit_name", "x", "y"].map(String::from).to_vec();
+    let cols: Vec<String> = ["unit_code", "unit_name", "x", "y"]
+        .map(String::from)
+        .to_vec();
     let m = Model::from_pipeline(Path::new("p.toml"), &text, &cols)
         .unwrap()
         .unwrap();
     assert_eq!(
-        m.indicators.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
+        m.indicators
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>(),
         ["a", "b"]
     );
     let w = &m.dimensions[0].weights;
-    assert!((w["a"] - 0.4).abs() < 1e-12 && (w["b"] - 0.6).abs() < 1e-12, "{w:?}");
+    assert!(
+        (w["a"] - 0.4).abs() < 1e-12 && (w["b"] - 0.6).abs() < 1e-12,
+        "{w:?}"
+    );
     assert!(!w.contains_key("c"));
     assert_eq!(
         m.left_out,
