@@ -537,7 +537,11 @@ impl FeatureReading<'_> {
         let mut cells = vec![RawCell::Empty; self.width];
         let mut extra = Vec::with_capacity(self.fields.extra_columns.len());
         for (c, target_field) in self.fields.field_of_col.iter().enumerate() {
-            let mut v = raw_cell(feature.field(c));
+            let mut v = if has_value(feature, c) {
+                raw_cell(feature.field(c))
+            } else {
+                RawCell::Empty
+            };
             if self.gbk
                 && let RawCell::Text(t) = &v
                 && !t.is_ascii()
@@ -592,6 +596,20 @@ impl FeatureReading<'_> {
         };
         Ok(wkb.ok().map(Vec::into_boxed_slice))
     }
+}
+
+/// Whether field `c` of a feature holds a value. GDAL tells an unset field (a GeoJSON feature
+/// without the property) from a null one, and the gdal crate checks only for null: it reads an
+/// unset number as 0 (absent heights were rejected as "0 out of range") and an unset list through a
+/// null pointer (an abort in a debug build). An absent value is empty, never zero.
+fn has_value(feature: &gdal::vector::Feature, c: usize) -> bool {
+    let Ok(i) = i32::try_from(c) else {
+        return false;
+    };
+    // SAFETY: the handle is the feature's own, alive for the borrow, and `c` is one of its
+    // fields (checked against its count), as OGR_F_IsFieldSetAndNotNull requires.
+    c < feature.field_count()
+        && unsafe { gdal_sys::OGR_F_IsFieldSetAndNotNull(feature.c_feature(), i) != 0 }
 }
 
 /// One attribute value as read: text, a number, a date as text; a value GDAL cannot read is an

@@ -588,3 +588,52 @@ fn gbk_field_names_and_values_decode_with_any_cpg_form() {
         }
     }
 }
+
+/// A GeoJSON feature without a property (GDAL: the field is unset) or with it null reads as an
+/// empty cell, never as 0: absent heights were rejected as "建筑高度 0 超出范围". A list property
+/// present on one feature and absent on a later one reads without the abort the gdal crate's null
+/// list slice gave.
+#[test]
+fn absent_or_null_attributes_read_as_empty_never_zero() {
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("buildings.geojson");
+    // The required attributes of a building, then the ones under test.
+    let feature = |props: &str, x: f64| {
+        format!(
+            "{{\"type\":\"Feature\",\"properties\":{{\"xzqdm\":\"530402001\",\"cjdm\":\"530402001001\",\"jglx\":\"砖混结构\",\"dscs\":3,\"jzmj\":320.5,\"jcnd\":2005,\"fwyt\":\"住宅\",{props}}},\"geometry\":{{\"type\":\"Point\",\"coordinates\":[{x},24.35]}}}}"
+        )
+    };
+    let features = [
+        feature(
+            "\"fwbh\":\"530402001000001\",\"height\":12.5,\"arr\":[1,2]",
+            102.51,
+        ),
+        feature("\"fwbh\":\"530402001000002\"", 102.52),
+        feature("\"fwbh\":\"530402001000003\",\"height\":null", 102.53),
+        feature("\"fwbh\":\"530402001000004\",\"height\":0", 102.54),
+    ];
+    std::fs::write(
+        &path,
+        format!(
+            "{{\"type\":\"FeatureCollection\",\"features\":[{}]}}",
+            features.join(",")
+        ),
+    )
+    .unwrap();
+    let s = schemas();
+    let schema = s.table("fwjz").unwrap();
+    let k = schema.field_index("jzgd").unwrap();
+    let t = read_table(
+        schema,
+        &[Input {
+            columns: vec![("height".to_owned(), "jzgd".to_owned())],
+            ..input(&path)
+        }],
+        OPTS,
+    )
+    .unwrap();
+    let heights: Vec<String> = t.rows.iter().map(|r| text(r.cells.at(k))).collect();
+    assert_eq!(heights, ["12.5", "", "", "0"]);
+    assert!(matches!(t.rows[1].cells.at(k), CellRef::Empty));
+    assert!(matches!(t.rows[2].cells.at(k), CellRef::Empty));
+}
