@@ -126,23 +126,30 @@ pub fn derive(t: &IndicatorTable) -> Result<Derived> {
         .collect();
     let digits = unit_code_digits(codes.iter().map(String::as_str));
     let registry = Registry::nbs2023();
-    let normalised: Vec<String> = codes
+    // A code counts as one of the list as written (a subtotal of another level too) or with its
+    // zeros restored: the check below must not decide against the list because a county row was
+    // padded into no code.
+    let normalised: Vec<(String, bool)> = codes
         .iter()
         .filter_map(|c| match normalise_unit_code(c, digits) {
-            UnitCode::Kept(c) | UnitCode::ZerosRestored { to: c, .. } => Some(c),
+            UnitCode::Kept(c) => {
+                let listed = registry.get(&c).is_some();
+                Some((c, listed))
+            }
+            UnitCode::ZerosRestored { from, to } => {
+                let listed = registry.get(&to).is_some() || registry.get(&from).is_some();
+                Some((to, listed))
+            }
             UnitCode::Bad(_) => None,
         })
         .collect();
-    let listed = normalised
-        .iter()
-        .filter(|c| registry.get(c).is_some())
-        .count();
+    let listed = normalised.iter().filter(|c| c.1).count();
     let check_registry = !normalised.is_empty() && listed * 2 >= normalised.len();
     let warning = (!check_registry && !normalised.is_empty()).then(|| {
         format!(
             "{}: the unit codes (e.g. {}) are not codes of the division list ({}), so they are not checked against it",
             t.path,
-            normalised[0],
+            normalised[0].0,
             riskcensus_schema::divisions::EDITION
         )
     });

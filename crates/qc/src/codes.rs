@@ -110,7 +110,7 @@ pub(crate) fn suggestion(d: Option<&Division>) -> (String, String) {
 
 /// A unit code as Excel may have left it, made text again: `1001.0` and `1.10101001E+8` are the
 /// numbers `1001` and `110101001`. `None` when the text is not such a number.
-fn from_number_text(s: &str) -> Option<String> {
+pub fn from_number_text(s: &str) -> Option<String> {
     if s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

@@ -55,6 +55,11 @@ pub enum CodeError {
     },
 }
 
+/// Prefecture-level cities with no counties or districts (不设区的地级市): NBS gives the city itself a
+/// county-level code ending in 00 (东莞市 441900, 中山市 442000, 儋州市 460400), and their townships
+/// codes under it (441900003 东城街道). A test holds this list to the division list's county codes.
+pub const CITIES_WITHOUT_COUNTIES: &[&str] = &["4419", "4420", "4604"];
+
 /// Checks the structure of a code (not whether it exists) and returns its level.
 ///
 /// Trailing zero segments in a 12-digit code mean a higher level: `530402000000` is a county.
@@ -99,7 +104,10 @@ pub fn parse_level(code: &str) -> Result<DivisionLevel, CodeError> {
     if level >= DivisionLevel::Prefecture && &code[2..4] == "00" {
         return Err(bad("prefecture", &code[2..4]));
     }
-    if level >= DivisionLevel::County && &code[4..6] == "00" {
+    if level >= DivisionLevel::County
+        && &code[4..6] == "00"
+        && !CITIES_WITHOUT_COUNTIES.contains(&&code[..4])
+    {
         return Err(bad("county", &code[4..6]));
     }
     if level >= DivisionLevel::Township {
@@ -377,5 +385,36 @@ mod tests {
             parse_level("530402700"),
             Err(CodeError::BadSegment { .. })
         ));
+    }
+
+    /// 东莞, 中山 and 儋州 are county-level units in NBS 2023 (prefecture cities without districts):
+    /// their codes and their townships' are codes of the list, not structural errors; other codes
+    /// with a 00 county segment still are.
+    #[test]
+    fn cities_without_counties_are_county_level_units() {
+        let r = Registry::nbs2023();
+        for (code, name) in [
+            ("441900", "东莞市"),
+            ("442000", "中山市"),
+            ("460400", "儋州市"),
+        ] {
+            let d = r.get(code).unwrap_or_else(|| panic!("{code} not found"));
+            assert_eq!((d.name.as_str(), d.level), (name, DivisionLevel::County));
+        }
+        let t = r.get("441900003").unwrap();
+        assert_eq!(
+            (t.name.as_str(), t.level),
+            ("东城街道", DivisionLevel::Township)
+        );
+        assert!(parse_level("530300").is_err());
+        assert!(parse_level("530300001").is_err());
+        // The list is exactly the county codes of the division list that end in 00.
+        let ending_00: Vec<&str> = r
+            .by_code
+            .values()
+            .filter(|d| d.level == DivisionLevel::County && d.code.ends_with("00"))
+            .map(|d| &d.code[..4])
+            .collect();
+        assert_eq!(ending_00, CITIES_WITHOUT_COUNTIES);
     }
 }

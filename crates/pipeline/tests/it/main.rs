@@ -779,6 +779,98 @@ fn plain_indicator_tables_are_scored_without_records() {
     }
 }
 
+/// 东莞 441900 and 中山 442000 are county-level units in NBS 2023 (prefecture cities without
+/// districts): a provincial county table holding them grades them, where they were refused as
+/// "不在 NBS 2023 …（旧版代码？）" and left ungraded.
+#[test]
+fn cities_without_counties_are_graded_as_counties() {
+    let d = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::write(
+        d.path().join("counties.csv"),
+        "unit_code,unit_name,eal,sovi,resl\n441900,东莞市,900,55,60\n442000,中山市,700,50,65\n440103,荔湾区,400,45,70\n440104,越秀区,300,40,75\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("p.toml"),
+        format!(
+            "[run]\nname = \"gd\"\nregion_code = \"440000\"\nreference_year = 2020\n\n[indicators]\npath = \"counties.csv\"\ncode_field = \"unit_code\"\nname_field = \"unit_name\"\n\n[model]\nfile = \"{}\"\n",
+            repo.join("pipelines/models/fema_nri.toml").display()
+        ),
+    )
+    .unwrap();
+    let run = Run::load(&d.path().join("p.toml"), Some(&d.path().join("out"))).unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    let issues: Vec<String> = v
+        .results
+        .iter()
+        .flat_map(|r| {
+            r.issues
+                .iter()
+                .map(|i| format!("{} {}", i.rule, i.message_en))
+        })
+        .collect();
+    assert!(issues.is_empty(), "{issues:?}");
+    let t = &v.summary.tables[0];
+    assert_eq!((t.rows_read, t.rows_clean), (4, 4));
+    let report = riskcensus_pipeline::run(&run, &mut |_, _, _| {}).unwrap();
+    assert!(report.stages_done.contains(&"risk"));
+    let df = riskcensus_pipeline::query::read_table(&run.out_dir, "unit_risk").unwrap();
+    assert_eq!(df.height(), 4);
+}
+
+/// A table mixing levels: the county and province subtotal rows are told as rows of another level,
+/// and codes no zeros make a code of the list (81, 460302) are not "repaired" into
+/// 000000081 / 000460302 and graded as units, as they were; a township code that lost its zeros
+/// in Excel is still restored.
+#[test]
+fn unit_codes_are_not_repaired_across_levels() {
+    let d = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::write(
+        d.path().join("mixed.csv"),
+        "unit_code,unit_name,eal,sovi,resl\n530402001,玉兴街道,900,55,60\n530402002,凤凰街道,700,50,65\n530402003,玉带街道,400,45,70\n530402,红塔区合计,2000,50,65\n53,云南省合计,9000,50,60\n81,香港,100,40,70\n460302,某区,100,40,70\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("p.toml"),
+        format!(
+            "[run]\nname = \"mixed\"\nregion_code = \"530402\"\nreference_year = 2020\n\n[indicators]\npath = \"mixed.csv\"\ncode_field = \"unit_code\"\nname_field = \"unit_name\"\n\n[model]\nfile = \"{}\"\n",
+            repo.join("pipelines/models/fema_nri.toml").display()
+        ),
+    )
+    .unwrap();
+    let run = Run::load(&d.path().join("p.toml"), Some(&d.path().join("out"))).unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    let issues: BTreeSet<(String, &str)> = v
+        .results
+        .iter()
+        .flat_map(|r| r.issues.iter().map(|i| (i.value.clone(), i.rule)))
+        .collect();
+    let expected: BTreeSet<(String, &str)> = [
+        ("530402", "unit_code_other_level"),
+        ("53", "unit_code_other_level"),
+        ("81", "bad_unit_code"),
+        ("460302", "bad_unit_code"),
+    ]
+    .into_iter()
+    .map(|(c, r)| (c.to_owned(), r))
+    .collect();
+    assert_eq!(issues, expected);
+    let t = &v.summary.tables[0];
+    assert_eq!((t.rows_read, t.rows_clean), (7, 3));
+    let msg = v.results[0]
+        .issues
+        .iter()
+        .find(|i| i.value == "530402")
+        .unwrap();
+    assert!(
+        msg.message_zh.contains("县级区划（红塔区）"),
+        "{}",
+        msg.message_zh
+    );
+}
+
 /// Footprint polygons go to the unit they overlap most.
 #[test]
 fn footprints_go_to_the_unit_of_largest_overlap() {

@@ -84,12 +84,26 @@ fn unit_code_rule(
     let k = schema.field_index(field)?;
     let given = values[k].as_str().filter(|_| field_ok[k])?.to_owned();
     let f = &schema.fields[k];
-    // A division code never lost a leading zero (none starts with one): a shorter code that is in
-    // the list is a unit of another level, kept as it is and checked like the others.
-    let digits = digits.filter(|_| !(registry && ctx.registry.get(given.trim()).is_some()));
+    // A division code of another level than the table's codes (a province, city or county row
+    // among townships) is a subtotal, not a unit: told as such, not "repaired" into a code of the
+    // table's length, nor graded beside the units it sums.
+    let written = codes::from_number_text(given.trim()).unwrap_or_else(|| given.trim().to_owned());
+    if registry
+        && let Some(n) = digits
+        && written.len() != n
+        && let Some(d) = ctx.registry.get(&written)
+    {
+        field_ok[k] = false;
+        findings.push(other_level(k, f, &written, d, n));
+        return None;
+    }
     let code = match codes::normalise_unit_code(&given, digits) {
         codes::UnitCode::Kept(code) => code,
-        codes::UnitCode::ZerosRestored { from, to } => {
+        // Zeros are restored only where they make a code of the list: a shorter code that no zeros
+        // make one (81, 460302 among township codes) is no code of the table's kind.
+        codes::UnitCode::ZerosRestored { from, to }
+            if !registry || ctx.registry.get(&to).is_some() =>
+        {
             findings.push(finding(
                 k,
                 given.clone(),
@@ -103,7 +117,7 @@ fn unit_code_rule(
             ));
             to
         }
-        codes::UnitCode::Bad(code) => {
+        codes::UnitCode::ZerosRestored { from: code, .. } | codes::UnitCode::Bad(code) => {
             field_ok[k] = false;
             let n = digits.unwrap_or(0);
             findings.push(finding(
@@ -151,4 +165,36 @@ fn unit_code_rule(
         }
         None => Some(code),
     }
+}
+
+/// A row whose code is a division of another level than the table's units: a subtotal.
+fn other_level(
+    k: usize,
+    f: &FieldSchema,
+    code: &str,
+    d: &riskcensus_schema::divisions::Division,
+    n: usize,
+) -> Finding {
+    use riskcensus_schema::DivisionLevel as L;
+    let (zh, en) = match d.level {
+        L::Province => ("省级", "province"),
+        L::Prefecture => ("地级", "prefecture"),
+        L::County => ("县级", "county"),
+        L::Township => ("乡级", "township"),
+        L::Village => ("村级", "village"),
+    };
+    finding(
+        k,
+        code.to_owned(),
+        "unit_code_other_level",
+        Severity::Error,
+        format!(
+            "“{}”{code} 是{zh}区划（{}）的代码，本表单元代码为 {n} 位：疑似汇总行，不作为评估单元",
+            f.name_zh, d.name
+        ),
+        format!(
+            "{}: {code} is the code of a {en} ({}), not a unit like the table's {n}-digit codes: a subtotal row?",
+            f.code, d.name
+        ),
+    )
 }
