@@ -43,10 +43,30 @@ impl FieldRule for CodeList {
             s.to_owned(),
             "not_in_code_list",
             Severity::Error,
-            format!("“{}”的值“{shown}”不在代码表“{list_zh}”中", f.name_zh),
-            format!("{} {shown:?} is not in code list {list}", f.code),
+            format!(
+                "“{}”的值“{shown}”不在代码表“{list_zh}”中（可选：{}）",
+                f.name_zh,
+                allowed_text(values, "、")
+            ),
+            format!(
+                "{} {shown:?} is not in code list {list} (allowed: {})",
+                f.code,
+                allowed_text(values, ", ")
+            ),
         ))
     }
+}
+
+/// A code list's values for a message: all of a short list, the first twelve of a long one.
+fn allowed_text(values: &[String], sep: &str) -> String {
+    let shown: Vec<&str> = values.iter().take(12).map(String::as_str).collect();
+    let more = values.len().saturating_sub(shown.len());
+    let tail = if more > 0 {
+        format!("{sep}… (+{more})")
+    } else {
+        String::new()
+    };
+    format!("{}{tail}", shown.join(sep))
 }
 
 /// The pieces of a multiple-choice cell that are no option of the list. An option may itself
@@ -118,6 +138,9 @@ mod tests {
                 "{cell}"
             );
         }
+        let many: Vec<String> = (1..=14).map(|k| format!("类{k}")).collect();
+        assert_eq!(super::allowed_text(&many[..2], "、"), "类1、类2");
+        assert!(super::allowed_text(&many, ", ").ends_with("类12, … (+2)"));
         let options = ["风暴潮、海啸应急预案", "地震灾害应急预案"];
         let allowed = |x: &str| options.contains(&x);
         let pieces: Vec<&str> = choices("地震灾害应急预案、风暴潮、海啸应急预案、台风").collect();
