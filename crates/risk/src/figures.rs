@@ -371,6 +371,43 @@ pub const FIGURES: &[(&str, &[Figure])] = &[
             ),
         ],
     ),
+    // 历史灾害: losses on the unit the record's division code names (a township's history on
+    // township units, a county's on county units); a path to a historic loss rate, as FEMA NRI's
+    // historic loss ratio: hist_direct_loss_10k_yuan / years / gdp_10k_yuan.
+    (
+        "lszh_ndzrzh",
+        &[
+            count("n_annual_disaster_rows", "年度灾情记录数", "条"),
+            sum("szrk", "hist_affected_people", "历年受灾人口", "人次"),
+            sum("swrk", "hist_deaths", "历年死亡人口", "人"),
+            sum("sz", "hist_missing", "历年失踪人口", "人"),
+            sum("dtfw", "hist_collapsed_rooms", "历年倒塌房屋", "间"),
+            sum(
+                "zjjjss",
+                "hist_direct_loss_10k_yuan",
+                "历年直接经济损失",
+                "万元",
+            ),
+        ],
+    ),
+    (
+        "lszh_lszdzhsj",
+        &[
+            count("n_major_disasters", "历史重大灾害事件数", "次"),
+            sum(
+                "swrk",
+                "major_disaster_deaths",
+                "历史重大灾害死亡人口",
+                "人",
+            ),
+            sum(
+                "zjjjss",
+                "major_disaster_loss_10k_yuan",
+                "历史重大灾害直接经济损失",
+                "万元",
+            ),
+        ],
+    ),
 ];
 
 /// The figures of a table, if it reaches the unit table this way.

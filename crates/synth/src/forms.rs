@@ -160,9 +160,9 @@ pub fn record(
                 match (f.ty, pattern.as_deref()) {
                     (FieldType::Text, Some(r"^[0-9A-Z]{18}$")) => Typed::Text(digits(18, row, k)),
                     (FieldType::Text, Some(r"^\d{15}$")) => Typed::Text(digits(15, row, k)),
-                    (FieldType::Text, Some(r"^\d{6}$" | r"^\d{6}(\d{3})?$")) => {
-                        Typed::Text(county.code.clone())
-                    }
+                    (FieldType::Text, Some(r"^\d{6}$")) => Typed::Text(county.code.clone()),
+                    // A county's or a township's code: the township's, so the row has a unit.
+                    (FieldType::Text, Some(r"^\d{6}(\d{3})?$")) => Typed::Text(town.code.clone()),
                     (FieldType::Text, _) => Typed::Text(format!("{}{}", f.name_zh, row + 1)),
                     (FieldType::Bool, _) => {
                         Typed::Text(if row.is_multiple_of(2) { "是" } else { "否" }.into())

@@ -156,6 +156,38 @@ fn qc_finds_exactly_the_planted_defects_of_every_table() {
         assert_eq!(result.rows_read, result.rows_clean + result.rows_rejected);
         rules.extend(expected.into_iter().map(|k| k.3));
     }
+    // Every table reaches the unit table: its figures there are the sums of its clean records.
+    let scored = riskcensus_pipeline::join_and_score(&run, &v).unwrap();
+    for (table, field, column) in [
+        ("zhjzzy_zf_yjblcs", "bnsrnrs", "emergency_shelter_capacity"),
+        ("zhjzzy_zf_zzjydw", "dwzrs", "fire_rescue_staff"),
+        ("zdyh_wkk", "xy1kmnzrs", "tailings_people_downstream"),
+        ("czt_tycg", "gzxw", "stadium_seats"),
+        ("lszh_ndzrzh", "zjjjss", "hist_direct_loss_10k_yuan"),
+    ] {
+        let r = v.results.iter().find(|r| r.table == table).unwrap();
+        let k = r.clean.fields.iter().position(|f| f == field).unwrap();
+        let clean: f64 = r
+            .clean
+            .rows
+            .iter()
+            .filter_map(|row| row.values.at(k).as_f64())
+            .sum();
+        let units: f64 = scored
+            .units
+            .column(column)
+            .unwrap_or_else(|e| panic!("{column}: {e}"))
+            .f64()
+            .unwrap()
+            .iter()
+            .map(|x| x.unwrap_or(0.0))
+            .sum();
+        assert!(clean > 0.0, "{table}.{field}: no clean values");
+        assert!(
+            (units - clean).abs() <= 1e-6 * clean,
+            "{column}: {units} in the units, {clean} in the clean {table}"
+        );
+    }
     for rule in [
         "missing_required",
         "out_of_range",
