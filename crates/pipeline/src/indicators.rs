@@ -6,7 +6,7 @@
 
 use riskcensus_ingest::{CellRef, Input, RawTable, VectorOptions, read_table};
 use riskcensus_qc::codes::{UnitCode, normalise_unit_code, unit_code_digits};
-use riskcensus_qc::coerce::coerce;
+use riskcensus_qc::coerce::{coerce, is_placeholder};
 use riskcensus_schema::{FieldSchema, FieldType, GeometryKind, Registry, Rule, TableSchema};
 
 use crate::{Error, IndicatorTable, Result};
@@ -173,10 +173,12 @@ fn no_rows(t: &IndicatorTable) -> Error {
 }
 
 /// Whether every value of extra column `k` is a number (a column with no values is a number
-/// column: its cells are missing values).
+/// column: its cells are missing values). A placeholder (`NA`, `—`, `/`) is no figure, not a text:
+/// it leaves the column a number column, and QC reports it.
 fn column_is_numeric(raw: &RawTable, k: usize) -> bool {
     raw.rows.iter().all(|r| match r.extra.get(k) {
         None | Some(CellRef::Empty) => true,
+        Some(CellRef::Text(s)) if is_placeholder(s) => true,
         Some(cell) => coerce(cell, FieldType::Float).is_ok(),
     })
 }

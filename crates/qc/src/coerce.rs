@@ -252,6 +252,18 @@ fn parse_number(s: &str) -> Option<f64> {
 
 pub use riskcensus_schema::{civil_from_days, days_from_civil};
 
+/// Texts that offices (and statistical tables) write in a number cell for "no figure": read as
+/// empty, and reported, never as a number nor as a text that turns the column into text.
+pub const PLACEHOLDERS: &[&str] = &[
+    "NA", "N/A", "n/a", "na", "NaN", "nan", "NULL", "null", "—", "——", "-", "--", "/", "无", "空",
+    "暂无", "不详", "…",
+];
+
+/// Whether a cell's text is one of [`PLACEHOLDERS`] (spaces around it aside).
+pub fn is_placeholder(s: &str) -> bool {
+    PLACEHOLDERS.contains(&s.trim())
+}
+
 /// Excel serial days (1900 system) to days since 1970.
 fn serial_to_days(v: f64) -> Option<i32> {
     (1.0..2_958_466.0)

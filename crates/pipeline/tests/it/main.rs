@@ -871,6 +871,53 @@ fn unit_codes_are_not_repaired_across_levels() {
     );
 }
 
+/// 'NA', '—' and '/' in a number column are no figure: read as empty with a `placeholder_value`
+/// warning, and the column stays a number column (it was published as text, the placeholders
+/// unreported).
+#[test]
+fn placeholders_in_number_columns_are_empty_and_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::write(
+        d.path().join("units.csv"),
+        "unit_code,unit_name,eal,sovi,resl\n530402001,玉兴街道,900,55,60\n530402002,凤凰街道,NA,50,65\n530402003,玉带街道,400,—,70\n530402004,北城街道,300,40,/\n530402005,春和街道,500,45,75\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("p.toml"),
+        format!(
+            "[run]\nname = \"na\"\nregion_code = \"530402\"\nreference_year = 2020\n\n[indicators]\npath = \"units.csv\"\ncode_field = \"unit_code\"\nname_field = \"unit_name\"\n\n[model]\nfile = \"{}\"\n",
+            repo.join("pipelines/models/fema_nri.toml").display()
+        ),
+    )
+    .unwrap();
+    let run = Run::load(&d.path().join("p.toml"), Some(&d.path().join("out"))).unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    let found: BTreeSet<(u32, String, &str)> = v.results[0]
+        .issues
+        .iter()
+        .map(|i| (i.row.unwrap_or(0), i.value.clone(), i.rule))
+        .collect();
+    let expected: BTreeSet<(u32, String, &str)> = [
+        (3, "NA", "placeholder_value"),
+        (4, "—", "placeholder_value"),
+        (5, "/", "placeholder_value"),
+    ]
+    .into_iter()
+    .map(|(r, v, rule)| (r, v.to_owned(), rule))
+    .collect();
+    assert_eq!(found, expected);
+    assert_eq!(v.summary.tables[0].rows_clean, 5);
+    let schema = run.schemas.table(&v.results[0].table).unwrap();
+    for f in ["eal", "sovi", "resl"] {
+        assert_eq!(
+            schema.field(f).unwrap().ty,
+            riskcensus_schema::FieldType::Float,
+            "{f}"
+        );
+    }
+}
+
 /// Footprint polygons go to the unit they overlap most.
 #[test]
 fn footprints_go_to_the_unit_of_largest_overlap() {

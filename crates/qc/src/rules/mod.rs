@@ -33,10 +33,10 @@ mod village_prefix;
 use std::collections::HashMap;
 
 use riskcensus_ingest::{CellRef, RawRow};
-use riskcensus_schema::{FieldSchema, Rule, Severity, TableSchema};
+use riskcensus_schema::{FieldSchema, FieldType, Rule, Severity, TableSchema};
 
 use crate::Context;
-use crate::coerce::{Value, coerce};
+use crate::coerce::{Value, coerce, is_placeholder};
 use crate::messages::{type_en, type_zh};
 
 pub(crate) use range::in_range;
@@ -305,6 +305,21 @@ fn cross_field_rule(rule: &Rule, schema: &TableSchema) -> Option<Box<dyn RecordR
 /// Field `k`'s cell coerced to its type; a cell that cannot be is a `type_mismatch` and `None`.
 fn coerced(k: usize, f: &FieldSchema, row: &mut Row<'_>) -> Option<Value> {
     let cell = row.raw.cells.at(k);
+    if matches!(f.ty, FieldType::Int | FieldType::Float)
+        && let CellRef::Text(s) = cell
+        && is_placeholder(s)
+    {
+        let shown = s.trim().to_owned();
+        row.findings.push(finding(
+            k,
+            shown.clone(),
+            "placeholder_value",
+            Severity::Warning,
+            format!("“{}”填写“{shown}”表示无数据，按空值处理", f.name_zh),
+            format!("{}: {shown:?} stands for no figure; read as empty", f.code),
+        ));
+        return Some(Value::Null);
+    }
     let v = match coerce(cell, f.ty) {
         Ok(v) => v,
         Err(()) => {
