@@ -404,15 +404,28 @@ pub(crate) fn build(
     Ok((source, out))
 }
 
+/// Column names a header should hold, for the hint of a missing header: the required fields', or,
+/// for a table that requires none (an indicator table, a schema of an office's own), its first
+/// fields' (the hint read "such as " and nothing).
 pub(crate) fn expected_names(schema: &TableSchema) -> String {
-    schema
+    let required: Vec<&str> = schema
         .fields
         .iter()
         .filter(|f| f.required)
         .take(4)
         .map(|f| f.name_zh.as_str())
-        .collect::<Vec<_>>()
-        .join("、")
+        .collect();
+    let names = if required.is_empty() {
+        schema
+            .fields
+            .iter()
+            .take(4)
+            .map(|f| f.name_zh.as_str())
+            .collect()
+    } else {
+        required
+    };
+    names.join("、")
 }
 
 /// Rows below the header holding a non-blank cell under one of the header's columns: the records
@@ -553,6 +566,24 @@ fn stray_cell(row: u32, col: u32, value: String) -> FileNote {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The missing-header hint names columns even for a table that requires none.
+    #[test]
+    fn the_header_hint_is_never_empty() {
+        let set = riskcensus_schema::SchemaSet::builtin().unwrap();
+        let fwjz = set.table("fwjz").unwrap();
+        assert!(
+            expected_names(fwjz).starts_with("房屋编号"),
+            "{}",
+            expected_names(fwjz)
+        );
+        let mut bare = fwjz.clone();
+        for f in &mut bare.fields {
+            f.required = false;
+        }
+        let names = expected_names(&bare);
+        assert!(!names.is_empty() && names.contains('、'), "{names}");
+    }
 
     fn place() -> Place {
         Place {
