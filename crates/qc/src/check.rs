@@ -98,6 +98,7 @@ fn check_in_batches(
     let mut issues = file_issues(&files, schema);
     if schema.geometry == GeometryKind::Polygon && ctx.units.is_none() {
         boundary_issues(&files, schema, &outcomes, &mut issues);
+        missing_units(&files, schema, &outcomes, ctx, &mut issues);
     }
 
     let mut marks: Vec<Mark> = issues
@@ -343,6 +344,65 @@ fn file_issues(files: &[SourceFile], schema: &TableSchema) -> Vec<Issue> {
             })
         })
         .collect()
+}
+
+/// Townships of the run's region that a township layer does not hold: their records fall in no
+/// unit and no grade would say so (a layer with 13 of a district's 16 townships graded 13, silently).
+/// A layer of other units (counties) is not compared.
+fn missing_units(
+    files: &[SourceFile],
+    schema: &TableSchema,
+    outcomes: &[RowOutcome],
+    ctx: &Context<'_>,
+    issues: &mut Vec<Issue>,
+) {
+    let (Some(first), Some(k)) = (
+        files.first(),
+        schema
+            .primary_key
+            .first()
+            .and_then(|c| schema.field_index(c)),
+    ) else {
+        return;
+    };
+    let mut held: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for o in outcomes {
+        held.extend(o.values.at(k).as_str());
+        held.extend(o.unit.as_deref());
+    }
+    if held.is_empty() || held.iter().any(|c| c.len() != 9) {
+        return;
+    }
+    let prefix = riskcensus_schema::divisions::region_prefix(&ctx.region_code);
+    for d in ctx.registry.within(prefix) {
+        if d.level != riskcensus_schema::DivisionLevel::Township || held.contains(d.code.as_str()) {
+            continue;
+        }
+        issues.push(Issue {
+            table: schema.code.clone(),
+            file: first.path.clone(),
+            sheet: first.sheet.clone(),
+            row: None,
+            column: None,
+            field: Some(schema.fields[k].code.clone()),
+            value: d.code.clone(),
+            rule: "unit_missing_from_layer",
+            severity: Severity::Warning,
+            message_zh: format!(
+                "{}（{}）的乡镇 {}（{}）不在边界图层中：落在其中的记录无法归属和评估",
+                ctx.registry.region_name(&ctx.region_code).unwrap_or_default(),
+                ctx.region_code,
+                d.code,
+                d.name
+            ),
+            message_en: format!(
+                "township {} ({}) of region {} is not in the units layer: records in it cannot be assigned or graded",
+                d.code, d.name, ctx.region_code
+            ),
+            record_key: String::new(),
+            unit: None,
+        });
+    }
 }
 
 /// Gaps and overlaps of the units layer (the layer checked before any units exist).

@@ -8,6 +8,7 @@ use riskcensus_pipeline::{Run, validate};
 use riskcensus_synth::Options;
 
 const CITY: &str = "530300";
+const CITY_PREFIX: &str = "5303";
 const COUNTIES: [&str; 2] = ["530302", "530381"];
 
 /// Generates a county into `dir/<code>` (1,000 buildings, the usual defects).
@@ -177,13 +178,28 @@ fn a_city_run_is_named_for_the_city_and_partitioned_by_county() {
     // county it overlaps most. An issue of a record with no valid township goes to the county its
     // value names (an unknown township code of 530381), else (no code to go by) to
     // `county=unassigned`, never the city's code.
+    // The city's other counties are not in the township layer: each of their townships is a
+    // unit_missing_from_layer warning, partitioned under its own county.
+    let missing: Vec<&str> = v.results[0]
+        .issues
+        .iter()
+        .filter(|i| i.rule == "unit_missing_from_layer")
+        .map(|i| i.value.as_str())
+        .collect();
+    assert!(!missing.is_empty());
+    assert!(
+        missing
+            .iter()
+            .all(|c| c.starts_with(CITY_PREFIX) && !COUNTIES.iter().any(|k| c.starts_with(k))),
+        "{missing:?}"
+    );
+    let missing_counties: BTreeSet<&str> = missing.iter().map(|c| &c[..6]).collect();
     let parts = partitions(&run.out_dir.join("parquet"));
     for (table, folders) in &parts {
         assert!(
-            folders
-                .keys()
-                .all(|f| (table == "issues" && f == "county=unassigned")
-                    || COUNTIES.contains(&&f["county=".len()..])),
+            folders.keys().all(|f| (table == "issues"
+                && (f == "county=unassigned" || missing_counties.contains(&f["county=".len()..])))
+                || COUNTIES.contains(&&f["county=".len()..])),
             "{table}: {:?}",
             folders.keys()
         );
@@ -191,8 +207,13 @@ fn a_city_run_is_named_for_the_city_and_partitioned_by_county() {
     assert!(parts["hz_flood"].contains_key("county=530302"));
     for table in ["fwjz", "czt_xx", "issues", "unit_risk"] {
         let mut expected = BTreeSet::from(["county=530302", "county=530381"]);
+        let others: Vec<String> = missing_counties
+            .iter()
+            .map(|c| format!("county={c}"))
+            .collect();
         if table == "issues" {
             expected.insert("county=unassigned");
+            expected.extend(others.iter().map(String::as_str));
         }
         let folders: BTreeSet<&str> = parts[table].keys().map(String::as_str).collect();
         assert_eq!(folders, expected, "{table}");

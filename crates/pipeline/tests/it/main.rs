@@ -408,6 +408,44 @@ fn damage_townships(dir: &Path) {
     write_townships(&dir.join("xzqh_xz.shp"), &srs, damaged);
 }
 
+/// A township layer that lacks townships of the region says which: each is a warning naming its
+/// code and name (a layer with 13 of 16 townships graded 13 with no word of the other 3).
+#[test]
+fn townships_missing_from_the_layer_are_named() {
+    let d = tempfile::tempdir().unwrap();
+    generate(d.path(), 1_000, BuildingGeometry::None);
+    let shp = d.path().join("xzqh_xz.shp");
+    let (rows, srs) = read_townships(&shp);
+    for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
+        std::fs::remove_file(d.path().join(format!("xzqh_xz.{ext}"))).unwrap();
+    }
+    let dropped: Vec<(String, String)> = rows
+        .iter()
+        .skip(1)
+        .take(2)
+        .map(|(c, n, _)| (c.clone(), n.clone()))
+        .collect();
+    let kept = rows
+        .into_iter()
+        .enumerate()
+        .filter(|(k, _)| !(1..=2).contains(k));
+    write_townships(&shp, &srs, kept.map(|(_, r)| r));
+    let run = Run::load(&d.path().join("pipeline.toml"), Some(&d.path().join("out"))).unwrap();
+    let v = validate(&run, &mut |_, _, _| {}).unwrap();
+    let missing: Vec<(String, String)> = v.results[0]
+        .issues
+        .iter()
+        .filter(|i| i.rule == "unit_missing_from_layer")
+        .map(|i| (i.value.clone(), i.message_zh.clone()))
+        .collect();
+    // A retired code in the layer stands for its successor; the dropped ones are current codes.
+    assert_eq!(missing.len(), dropped.len(), "{missing:?}");
+    for ((code, zh), (dropped_code, name)) in missing.iter().zip(&dropped) {
+        assert_eq!(code, dropped_code);
+        assert!(zh.contains(name.as_str()), "{zh}");
+    }
+}
+
 /// Gaps and overlaps of the township layer are reported, and records are still checked against it.
 #[test]
 fn boundary_gaps_and_overlaps_are_reported() {
