@@ -18,7 +18,7 @@ pub mod xlsx;
 use std::path::PathBuf;
 
 pub use county::County;
-pub use write::generate;
+pub use write::{HAND_WRITTEN, generate};
 
 /// Errors of the generator.
 #[derive(Debug, thiserror::Error)]

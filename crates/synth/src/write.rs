@@ -601,7 +601,7 @@ fn write_text(path: &Path, text: &str) -> Result<()> {
 }
 
 /// Tables the generator writes by hand (with their own defects), so not from the schema.
-const HAND_WRITTEN: &[&str] = &[
+pub const HAND_WRITTEN: &[&str] = &[
     "fwjz",
     "czt_xx",
     "czt_ylwsjg",
